@@ -1,0 +1,90 @@
+"""Follow a pipeline execution through the SageMaker API, printing step status changes.
+
+Works with any `sagemaker` boto3 client: AWS, or the sandbox's moto server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from botocore.exceptions import ClientError
+
+TERMINAL_STATUSES = ("Succeeded", "Failed", "Stopped")
+
+
+@dataclass
+class ExecutionResult:
+    """How an execution ended, and which steps failed with what reason."""
+
+    arn: str
+    status: str
+    failure_reason: str | None = None
+    failed_steps: list[tuple[str, str]] = field(default_factory=list)
+    steps: list[dict] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "Succeeded"
+
+
+def list_steps(client, execution_arn: str) -> list[dict] | None:
+    """All steps of the execution, oldest first.
+
+    Returns None where the service lacks the call: plain moto answers it with a 500.
+    """
+    steps: list[dict] = []
+    kwargs = {"PipelineExecutionArn": execution_arn, "SortOrder": "Ascending"}
+    try:
+        while True:
+            page = client.list_pipeline_execution_steps(**kwargs)
+            steps.extend(page.get("PipelineExecutionSteps", []))
+            if not page.get("NextToken"):
+                return steps
+            kwargs["NextToken"] = page["NextToken"]
+    except ClientError as err:
+        if err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 500:
+            raise
+        return None
+
+
+def wait_for_execution(
+    client,
+    execution_arn: str,
+    poll_seconds: float = 30.0,
+    emit: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ExecutionResult:
+    """Poll until the execution is terminal, emitting a line per step status change.
+
+    Returns the ExecutionResult; raises botocore ClientError from the API.
+    """
+    seen: dict[str, str] = {}
+    started = time.monotonic()
+    can_list_steps = True
+    while True:
+        described = client.describe_pipeline_execution(PipelineExecutionArn=execution_arn)
+        steps = list_steps(client, execution_arn) if can_list_steps else None
+        can_list_steps = steps is not None
+        steps = steps or []
+        for step in steps:
+            name, status = step["StepName"], step["StepStatus"]
+            if seen.get(name) != status:
+                seen[name] = status
+                reason = f" — {step['FailureReason']}" if step.get("FailureReason") else ""
+                elapsed = time.monotonic() - started
+                emit(f"[{elapsed:6.1f}s] {name:<18} {status}{reason}")
+        status = described["PipelineExecutionStatus"]
+        if status in TERMINAL_STATUSES:
+            return ExecutionResult(
+                arn=execution_arn,
+                status=status,
+                failure_reason=described.get("FailureReason"),
+                failed_steps=[
+                    (s["StepName"], s.get("FailureReason", "")) for s in steps
+                    if s["StepStatus"] == "Failed"
+                ],
+                steps=steps,
+            )
+        sleep(poll_seconds)

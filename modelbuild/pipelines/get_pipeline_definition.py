@@ -1,0 +1,80 @@
+"""`get-pipeline-definition`: render a pipeline's definition JSON.
+
+    get-pipeline-definition -n pipelines.churn.pipeline \\
+        --kwargs '{"region": "us-east-1", "role": "arn:aws:iam::111122223333:role/r",
+                   "default_bucket": "b"}'
+
+With region, role and default_bucket in --kwargs, it needs no AWS credentials and no
+network (see pipelines/offline.py); otherwise the SDK looks them up in AWS, as the seed does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pipelines._utils import (
+    UsageError,
+    configure_logging,
+    get_pipeline_driver,
+    parse_mapping,
+    prepare_sdk_environment,
+)
+from pipelines.churn.environment import ConfigError
+from pipelines.offline import can_render_offline, offline_aws
+
+
+def render_definition(module_name: str, kwargs: dict) -> str:
+    """Return the definition JSON (pretty-printed) of `module_name`'s pipeline."""
+    prepare_sdk_environment(kwargs)
+    offline = (
+        offline_aws(kwargs["region"], kwargs["default_bucket"])
+        if can_render_offline(kwargs)
+        else contextlib.nullcontext()
+    )
+    with offline:
+        pipeline = get_pipeline_driver(module_name, kwargs)
+        definition = pipeline.definition()
+    return json.dumps(json.loads(definition), indent=2, sort_keys=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Render a SageMaker pipeline definition.")
+    parser.add_argument("-n", "--module-name", required=True,
+                        help="module defining get_pipeline, e.g. pipelines.churn.pipeline")
+    parser.add_argument("-f", "--file-name", help="write here instead of to stdout")
+    parser.add_argument("-kwargs", "--kwargs", help="get_pipeline arguments (JSON or Python dict)")
+    parser.add_argument("--log-level", default="WARNING")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        kwargs = parse_mapping(args.kwargs, "--kwargs")
+        definition = render_definition(args.module_name, kwargs)
+    except (UsageError, ConfigError) as err:
+        print(f"get-pipeline-definition: {err}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as err:
+        print(
+            f"get-pipeline-definition: AWS call failed ({err}); pass region, role and "
+            "default_bucket in --kwargs to render offline",
+            file=sys.stderr,
+        )
+        return 1
+    if args.file_name:
+        with open(args.file_name, "w") as out:
+            out.write(definition + "\n")
+    else:
+        print(definition)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
