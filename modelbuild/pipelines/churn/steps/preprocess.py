@@ -78,9 +78,9 @@ def read_raw(input_dir: Path) -> pd.DataFrame:
                 frames.append(chunk)
         except pd.errors.EmptyDataError:
             raise InputError(f"{source.name}: file is empty") from None
-    if not frames:
-        raise InputError("input has a header but no rows")
     data = pd.concat(frames, ignore_index=True)
+    if data.empty:
+        raise InputError("input has a header but no rows")
     data = data[data[TARGET_COLUMN].notna()]
     if data.empty:
         raise InputError(f"no rows left after dropping rows without '{TARGET_COLUMN}'")

@@ -1,0 +1,46 @@
+"""Evaluate: a model-quality report whose numbers agree with each other."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipelines.churn.steps.evaluate import compute_report
+
+
+def test_report_has_model_quality_metrics_in_range(evaluation: Path):
+    metrics = json.loads(evaluation.read_text())["binary_classification_metrics"]
+    for name in ("accuracy", "precision", "recall", "f1", "auc"):
+        assert 0.0 <= metrics[name]["value"] <= 1.0, name
+    assert metrics["auc"]["value"] > 0.75
+
+
+def test_metrics_are_consistent_with_the_confusion_matrix(evaluation: Path):
+    metrics = json.loads(evaluation.read_text())["binary_classification_metrics"]
+    matrix = metrics["confusion_matrix"]
+    tn, fp = matrix["0"]["0"], matrix["0"]["1"]
+    fn, tp = matrix["1"]["0"], matrix["1"]["1"]
+    assert tn + fp + fn + tp == 300  # the 15 % test split of 2,000 rows
+    assert metrics["accuracy"]["value"] == pytest.approx((tp + tn) / (tp + tn + fp + fn))
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    assert metrics["precision"]["value"] == pytest.approx(precision)
+    assert metrics["recall"]["value"] == pytest.approx(recall)
+    assert metrics["f1"]["value"] == pytest.approx(2 * precision * recall / (precision + recall))
+
+
+def test_roc_curve_runs_from_0_0_to_1_1(evaluation: Path):
+    curve = json.loads(evaluation.read_text())["binary_classification_metrics"][
+        "receiver_operating_characteristic_curve"]
+    assert curve["false_positive_rates"][0] == 0 and curve["true_positive_rates"][-1] == 1
+    assert curve["false_positive_rates"] == sorted(curve["false_positive_rates"])
+
+
+def test_perfect_scores_give_auc_1_and_no_errors():
+    labels = np.array([0, 0, 1, 1])
+    report = compute_report(labels, np.array([0.1, 0.2, 0.8, 0.9]))
+    metrics = report["binary_classification_metrics"]
+    assert metrics["auc"]["value"] == 1.0
+    assert metrics["confusion_matrix"] == {"0": {"0": 2, "1": 0}, "1": {"0": 0, "1": 2}}
