@@ -8,7 +8,6 @@ from pathlib import Path
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
-
 from pipelines.churn.generate_data import write_churn_csv
 
 REGION = "us-east-1"
@@ -26,8 +25,13 @@ FAKE_AWS = {
 @pytest.fixture(autouse=True)
 def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Never let a test reach real AWS: fake credentials, fixed region, no profile."""
-    for name in ("AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE",
-                 "AWS_SHARED_CREDENTIALS_FILE"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")

@@ -25,7 +25,9 @@ def parse_mapping(text: str | None, flag: str) -> dict:
         try:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError):
-            raise UsageError(f"{flag} is neither JSON nor a Python dict literal: {text!r}") from None
+            raise UsageError(
+                f"{flag} is neither JSON nor a Python dict literal: {text!r}"
+            ) from None
     if not isinstance(value, dict):
         raise UsageError(f"{flag} must be an object, got {type(value).__name__}")
     return value

@@ -82,7 +82,8 @@ def wait_for_execution(
                 status=status,
                 failure_reason=described.get("FailureReason"),
                 failed_steps=[
-                    (s["StepName"], s.get("FailureReason", "")) for s in steps
+                    (s["StepName"], s.get("FailureReason", ""))
+                    for s in steps
                     if s["StepStatus"] == "Failed"
                 ],
                 steps=steps,

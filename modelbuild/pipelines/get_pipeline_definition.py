@@ -44,8 +44,12 @@ def render_definition(module_name: str, kwargs: dict) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Render a SageMaker pipeline definition.")
-    parser.add_argument("-n", "--module-name", required=True,
-                        help="module defining get_pipeline, e.g. pipelines.churn.pipeline")
+    parser.add_argument(
+        "-n",
+        "--module-name",
+        required=True,
+        help="module defining get_pipeline, e.g. pipelines.churn.pipeline",
+    )
     parser.add_argument("-f", "--file-name", help="write here instead of to stdout")
     parser.add_argument("-kwargs", "--kwargs", help="get_pipeline arguments (JSON or Python dict)")
     parser.add_argument("--log-level", default="WARNING")

@@ -83,10 +83,15 @@ def run(args: argparse.Namespace) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Create/update and run a SageMaker pipeline.")
-    parser.add_argument("-n", "--module-name", required=True,
-                        help="module defining get_pipeline, e.g. pipelines.churn.pipeline")
-    parser.add_argument("-role-arn", "--role-arn", dest="role_arn",
-                        help="role the pipeline runs as")
+    parser.add_argument(
+        "-n",
+        "--module-name",
+        required=True,
+        help="module defining get_pipeline, e.g. pipelines.churn.pipeline",
+    )
+    parser.add_argument(
+        "-role-arn", "--role-arn", dest="role_arn", help="role the pipeline runs as"
+    )
     parser.add_argument("-tags", "--tags", help="JSON list of {Key, Value} tags")
     parser.add_argument("-kwargs", "--kwargs", help="get_pipeline arguments (JSON/Python dict)")
     parser.add_argument("-description", "--description", help="pipeline description")

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from pipelines import get_pipeline_definition
 
 KWARGS = '{"region":"us-east-1","role":"arn:aws:iam::111122223333:role/r","default_bucket":"b"}'
@@ -17,17 +16,33 @@ KWARGS = '{"region":"us-east-1","role":"arn:aws:iam::111122223333:role/r","defau
 def _no_aws_environment() -> dict[str, str]:
     """The process environment with every AWS credential and endpoint removed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SAGEMAKER_"))}
-    env.update(AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
-               AWS_EC2_METADATA_DISABLED="true")
+    env.update(
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
     return env
 
 
 def test_renders_with_no_credentials_and_the_seed_command_line(tmp_path):
     out = tmp_path / "definition.json"
     done = subprocess.run(
-        [sys.executable, "-m", "pipelines.get_pipeline_definition",
-         "-n", "pipelines.churn.pipeline", "-f", str(out), "-kwargs", KWARGS],
-        env=_no_aws_environment(), capture_output=True, text=True, check=False, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pipelines.get_pipeline_definition",
+            "-n",
+            "pipelines.churn.pipeline",
+            "-f",
+            str(out),
+            "-kwargs",
+            KWARGS,
+        ],
+        env=_no_aws_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # the SDK's chatter is held back at the default log level
@@ -36,26 +51,41 @@ def test_renders_with_no_credentials_and_the_seed_command_line(tmp_path):
     assert steps == ["Processing", "Training", "Processing", "Condition"]
     condition = definition["Steps"][3]["Arguments"]
     assert [s["Type"] for s in condition["IfSteps"] + condition["ElseSteps"]] == [
-        "RegisterModel", "Fail"]
+        "RegisterModel",
+        "Fail",
+    ]
 
 
 def test_prints_to_stdout_without_file(capsys):
-    assert get_pipeline_definition.main(
-        ["-n", "pipelines.churn.pipeline", "--kwargs", KWARGS.replace('"b"', '"b2"')]) == 0
+    assert (
+        get_pipeline_definition.main(
+            ["-n", "pipelines.churn.pipeline", "--kwargs", KWARGS.replace('"b"', '"b2"')]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["Parameters"][0]["Name"] == "InputDataUri"
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["-n", "pipelines.nope", "--kwargs", KWARGS], "pipeline module 'pipelines.nope' not found"),
+        (
+            ["-n", "pipelines.nope", "--kwargs", KWARGS],
+            "pipeline module 'pipelines.nope' not found",
+        ),
         (["-n", "pipelines.churn.pipeline", "--kwargs", "{oops"], "--kwargs is neither JSON"),
-        (["-n", "pipelines.churn.pipeline", "--kwargs", KWARGS[:-1] + ',"environment":"qa"}'],
-         "unknown environment 'qa'"),
-        (["-n", "pipelines.churn.pipeline", "--kwargs", '{"role": "r"}'],
-         '--kwargs must include "region"'),
-        (["-n", "pipelines.churn.pipeline", "--kwargs", '["us-east-1"]'],
-         "--kwargs must be an object, got list"),
+        (
+            ["-n", "pipelines.churn.pipeline", "--kwargs", KWARGS[:-1] + ',"environment":"qa"}'],
+            "unknown environment 'qa'",
+        ),
+        (
+            ["-n", "pipelines.churn.pipeline", "--kwargs", '{"role": "r"}'],
+            '--kwargs must include "region"',
+        ),
+        (
+            ["-n", "pipelines.churn.pipeline", "--kwargs", '["us-east-1"]'],
+            "--kwargs must be an object, got list",
+        ),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(argv, message, capsys):

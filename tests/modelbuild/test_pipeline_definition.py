@@ -9,13 +9,16 @@ from pathlib import Path
 
 import botocore.session
 import pytest
-
 from pipelines.churn.environment import load_environment
 
 SNAPSHOT = Path(__file__).with_name("snapshots") / "churn-dev-definition.json"
 EXECUTION_VARIABLES = {
-    "PipelineExecutionId", "PipelineExecutionArn", "PipelineName", "PipelineArn",
-    "StartDateTime", "CurrentDateTime",
+    "PipelineExecutionId",
+    "PipelineExecutionArn",
+    "PipelineName",
+    "PipelineArn",
+    "StartDateTime",
+    "CurrentDateTime",
 }
 DESCRIBE_SHAPES = {
     "Processing": "DescribeProcessingJobResponse",
@@ -67,8 +70,10 @@ def own_arguments(step: dict):
 
 def test_dependency_graph(definition):
     upstream = {
-        name: sorted({ref.split(".")[1] for ref in gets(own_arguments(step))
-                      if ref.startswith("Steps.")} | set(step.get("DependsOn", [])))
+        name: sorted(
+            {ref.split(".")[1] for ref in gets(own_arguments(step)) if ref.startswith("Steps.")}
+            | set(step.get("DependsOn", []))
+        )
         for name, step in by_name(definition).items()
     }
     assert upstream == {
@@ -121,8 +126,10 @@ def test_every_get_points_at_something_that_exists(definition):
                 shape = model.shape_for(DESCRIBE_SHAPES[target_step["Type"]])
                 assert _shape_has_path(shape, path), (name, ref)
                 for output in re.findall(r"Outputs\['([^']+)'\]", path):
-                    declared = [o["OutputName"] for o in
-                                target_step["Arguments"]["ProcessingOutputConfig"]["Outputs"]]
+                    declared = [
+                        o["OutputName"]
+                        for o in target_step["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+                    ]
                     assert output in declared, (name, ref)
 
 
@@ -153,7 +160,8 @@ def test_script_arguments_use_the_paths_the_job_mounts(definition):
     for name in ("Preprocess", "Evaluate"):
         arguments = by_name(definition)[name]["Arguments"]
         local_paths = {i["S3Input"]["LocalPath"] for i in arguments["ProcessingInputs"]} | {
-            o["S3Output"]["LocalPath"] for o in arguments["ProcessingOutputConfig"]["Outputs"]}
+            o["S3Output"]["LocalPath"] for o in arguments["ProcessingOutputConfig"]["Outputs"]
+        }
         args = arguments["AppSpecification"]["ContainerArguments"]
         dirs = [args[i + 1] for i, a in enumerate(args) if a.endswith("-dir")]
         assert dirs and set(dirs) <= local_paths, name
@@ -162,7 +170,9 @@ def test_script_arguments_use_the_paths_the_job_mounts(definition):
 def test_condition_gates_on_roc_auc_against_the_parameter(definition):
     condition = by_name(definition)["CheckEvaluation"]["Arguments"]["Conditions"][0]
     assert condition["Type"] == "GreaterThanOrEqualTo"
-    assert condition["LeftValue"]["Std:JsonGet"]["Path"] == "binary_classification_metrics.auc.value"
+    assert (
+        condition["LeftValue"]["Std:JsonGet"]["Path"] == "binary_classification_metrics.auc.value"
+    )
     assert condition["RightValue"] == {"Get": "Parameters.MinRocAuc"}
 
 

@@ -158,8 +158,12 @@ def get_pipeline(
         return Join(on="/", values=[run_prefix, *parts])
 
     processing_image = image_uris.retrieve(
-        framework="sklearn", region=region, version=SKLEARN_VERSION, py_version="py3",
-        image_scope="training", instance_type=config.processing_instance_type,
+        framework="sklearn",
+        region=region,
+        version=SKLEARN_VERSION,
+        py_version="py3",
+        image_scope="training",
+        instance_type=config.processing_instance_type,
     )
 
     def processor(job: str) -> ScriptProcessor:
@@ -185,10 +189,14 @@ def get_pipeline(
                 for name in split_names
             ],
             arguments=[
-                "--input-dir", f"{PROCESSING_BASE}/raw",
-                "--train-dir", f"{PROCESSING_BASE}/train",
-                "--validation-dir", f"{PROCESSING_BASE}/validation",
-                "--test-dir", f"{PROCESSING_BASE}/test",
+                "--input-dir",
+                f"{PROCESSING_BASE}/raw",
+                "--train-dir",
+                f"{PROCESSING_BASE}/train",
+                "--validation-dir",
+                f"{PROCESSING_BASE}/validation",
+                "--test-dir",
+                f"{PROCESSING_BASE}/test",
             ],
         ),
         cache_config=cache,
@@ -201,8 +209,12 @@ def get_pipeline(
 
     # 2. Train: script mode on the scikit-learn image.
     training_image = image_uris.retrieve(
-        framework="sklearn", region=region, version=SKLEARN_VERSION, py_version="py3",
-        image_scope="training", instance_type=config.training_instance_type,
+        framework="sklearn",
+        region=region,
+        version=SKLEARN_VERSION,
+        py_version="py3",
+        image_scope="training",
+        instance_type=config.training_instance_type,
     )
     trainer = ModelTrainer(
         training_image=training_image,
@@ -210,9 +222,12 @@ def get_pipeline(
         compute=Compute(instance_type=training_instance_type, instance_count=1),
         hyperparameters=config.hyperparameters,
         input_data_config=[
-            InputData(channel_name="train", data_source=split_uri["train"], content_type="text/csv"),
             InputData(
-                channel_name="validation", data_source=split_uri["validation"],
+                channel_name="train", data_source=split_uri["train"], content_type="text/csv"
+            ),
+            InputData(
+                channel_name="validation",
+                data_source=split_uri["validation"],
                 content_type="text/csv",
             ),
         ],
@@ -221,7 +236,9 @@ def get_pipeline(
         role=role,
     )
     step_train = TrainingStep(
-        name="Train", step_args=trainer.train(), cache_config=cache,
+        name="Train",
+        step_args=trainer.train(),
+        cache_config=cache,
         retry_policies=_retry_policies(),
     )
     model_data = step_train.properties.ModelArtifacts.S3ModelArtifacts
@@ -242,9 +259,12 @@ def get_pipeline(
                 _s3_output("evaluation", run_uri("evaluation"), f"{PROCESSING_BASE}/evaluation")
             ],
             arguments=[
-                "--model-dir", f"{PROCESSING_BASE}/model",
-                "--test-dir", f"{PROCESSING_BASE}/test",
-                "--output-dir", f"{PROCESSING_BASE}/evaluation",
+                "--model-dir",
+                f"{PROCESSING_BASE}/model",
+                "--test-dir",
+                f"{PROCESSING_BASE}/test",
+                "--output-dir",
+                f"{PROCESSING_BASE}/evaluation",
             ],
         ),
         property_files=[evaluation_report],
@@ -253,13 +273,18 @@ def get_pipeline(
     evaluation_uri = step_evaluate.properties.ProcessingOutputConfig.Outputs[
         "evaluation"
     ].S3Output.S3Uri
-    roc_auc = JsonGet(step_name=step_evaluate.name, property_file=evaluation_report,
-                      json_path=METRIC_PATH)
+    roc_auc = JsonGet(
+        step_name=step_evaluate.name, property_file=evaluation_report, json_path=METRIC_PATH
+    )
 
     # 5. Register: the model package, with the evaluation attached as model quality metrics.
     inference_image = image_uris.retrieve(
-        framework="sklearn", region=region, version=SKLEARN_VERSION, py_version="py3",
-        image_scope="inference", instance_type="ml.m5.large",
+        framework="sklearn",
+        region=region,
+        version=SKLEARN_VERSION,
+        py_version="py3",
+        image_scope="inference",
+        instance_type="ml.m5.large",
     )
     model_builder = ModelBuilder(
         s3_model_data_url=model_data,

@@ -6,7 +6,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from pipelines.churn.steps import evaluate, preprocess
 from pipelines.churn.steps.training import train
 
@@ -15,12 +14,21 @@ from pipelines.churn.steps.training import train
 def fixture_splits(churn_csv: Path, tmp_path_factory) -> Path:
     """Preprocess output: <root>/{train,validation,test}/<name>.csv."""
     root = tmp_path_factory.mktemp("splits")
-    assert preprocess.main([
-        "--input-dir", str(churn_csv.parent),
-        "--train-dir", str(root / "train"),
-        "--validation-dir", str(root / "validation"),
-        "--test-dir", str(root / "test"),
-    ]) == 0
+    assert (
+        preprocess.main(
+            [
+                "--input-dir",
+                str(churn_csv.parent),
+                "--train-dir",
+                str(root / "train"),
+                "--validation-dir",
+                str(root / "validation"),
+                "--test-dir",
+                str(root / "test"),
+            ]
+        )
+        == 0
+    )
     return root
 
 
@@ -28,12 +36,21 @@ def fixture_splits(churn_csv: Path, tmp_path_factory) -> Path:
 def fixture_model_dir(splits: Path, tmp_path_factory) -> Path:
     """SM_MODEL_DIR after training, as the container leaves it."""
     model_dir = tmp_path_factory.mktemp("model")
-    assert train.main([
-        "--train-dir", str(splits / "train"),
-        "--validation-dir", str(splits / "validation"),
-        "--model-dir", str(model_dir),
-        "--max_iter", "60",
-    ]) == 0
+    assert (
+        train.main(
+            [
+                "--train-dir",
+                str(splits / "train"),
+                "--validation-dir",
+                str(splits / "validation"),
+                "--model-dir",
+                str(model_dir),
+                "--max_iter",
+                "60",
+            ]
+        )
+        == 0
+    )
     return model_dir
 
 
@@ -50,9 +67,17 @@ def fixture_model_archive(model_dir: Path, tmp_path_factory) -> Path:
 @pytest.fixture(name="evaluation", scope="session")
 def fixture_evaluation(model_archive: Path, splits: Path, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("evaluation")
-    assert evaluate.main([
-        "--model-dir", str(model_archive),
-        "--test-dir", str(splits / "test"),
-        "--output-dir", str(out),
-    ]) == 0
+    assert (
+        evaluate.main(
+            [
+                "--model-dir",
+                str(model_archive),
+                "--test-dir",
+                str(splits / "test"),
+                "--output-dir",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out / "evaluation.json"

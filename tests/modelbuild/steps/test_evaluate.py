@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from pipelines.churn.steps.evaluate import compute_report
 
 
@@ -33,7 +32,8 @@ def test_metrics_are_consistent_with_the_confusion_matrix(evaluation: Path):
 
 def test_roc_curve_runs_from_0_0_to_1_1(evaluation: Path):
     curve = json.loads(evaluation.read_text())["binary_classification_metrics"][
-        "receiver_operating_characteristic_curve"]
+        "receiver_operating_characteristic_curve"
+    ]
     assert curve["false_positive_rates"][0] == 0 and curve["true_positive_rates"][-1] == 1
     assert curve["false_positive_rates"] == sorted(curve["false_positive_rates"])
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from pipelines.churn.steps.training import inference
 
 
@@ -45,8 +44,9 @@ def test_csv_with_header_and_json_agree(model, rows):
 
 
 def test_csv_response(model, rows):
-    body, content_type = _invoke(model, rows.to_csv(header=False, index=False), "text/csv",
-                                 "text/csv")
+    body, content_type = _invoke(
+        model, rows.to_csv(header=False, index=False), "text/csv", "text/csv"
+    )
     assert content_type == "text/csv"
     lines = body.splitlines()
     assert len(lines) == 5 and all(len(line.split(",")) == 2 for line in lines)

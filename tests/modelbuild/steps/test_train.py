@@ -10,9 +10,8 @@ from pathlib import Path
 
 import joblib
 import pandas as pd
-from sklearn.metrics import roc_auc_score
-
 from pipelines.churn.steps.training import train
+from sklearn.metrics import roc_auc_score
 
 SCRIPT = Path(train.__file__)
 
@@ -45,7 +44,10 @@ def test_reads_channels_and_hyperparameters_as_the_sagemaker_driver_passes_them(
     }
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--max_iter", "20", "--learning_rate", "0.2"],
-        env=env, capture_output=True, text=True, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "validation:auc=" in done.stdout

@@ -52,9 +52,7 @@ def _coerce_numeric(chunk: pd.DataFrame, source: Path) -> None:
         bad = converted.isna() & chunk[column].notna()
         if bad.any():
             value = chunk.loc[bad, column].iloc[0]
-            raise InputError(
-                f"{source.name}: column '{column}' has non-numeric value {value!r}"
-            )
+            raise InputError(f"{source.name}: column '{column}' has non-numeric value {value!r}")
         chunk[column] = converted
 
 
@@ -67,8 +65,9 @@ def read_raw(input_dir: Path) -> pd.DataFrame:
     frames = []
     for source in _input_files(input_dir):
         try:
-            reader = pd.read_csv(source, dtype=str, chunksize=CHUNK_ROWS, keep_default_na=False,
-                                 na_values=[""])
+            reader = pd.read_csv(
+                source, dtype=str, chunksize=CHUNK_ROWS, keep_default_na=False, na_values=[""]
+            )
             for chunk in reader:
                 missing = [c for c in REQUIRED_COLUMNS if c not in chunk.columns]
                 if missing:
