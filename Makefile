@@ -22,8 +22,11 @@ $(TOOLS)/bin/uv:
 
 # Bytecode is compiled at install: step scripts start as fresh processes, and without .pyc
 # files (e.g. under PYTHONDONTWRITEBYTECODE) importing scikit-learn alone takes seconds.
-$(STAMP): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --extra dev --compile-bytecode --python 3.11
+# The editable install maps each top-level package, so a new one means a re-install.
+PACKAGES := $(wildcard */__init__.py modelbuild/*/__init__.py)
+$(STAMP): pyproject.toml uv.lock $(PACKAGES) | $(UV)
+	$(UV) sync --frozen --extra dev --compile-bytecode --python 3.11 \
+	  --reinstall-package sagemaker-mlops-template
 	@touch $@
 
 install: $(STAMP)  ## create or refresh the project virtualenv

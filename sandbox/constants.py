@@ -1,0 +1,37 @@
+"""Names and fixed values of the sandbox, in one place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+HOST = "127.0.0.1"
+DEFAULT_BUCKET = "sagemaker-sandbox-artifacts"
+PIPELINE_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/SandboxSageMakerExecutionRole"
+
+# Environment variables the sandbox reads.
+HOME_VARIABLE = "SANDBOX_HOME"  # where state, logs and job folders live
+
+# What every process talking to the sandbox gets: fake credentials, a fixed region, and the
+# SDK v3 role check off (it calls iam:SimulatePrincipalPolicy, which moto lacks).
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "sandbox",
+    "AWS_SECRET_ACCESS_KEY": "sandbox",
+    "AWS_SESSION_TOKEN": "sandbox",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "SAGEMAKER_VALIDATE_ROLE": "false",
+}
+
+
+def sandbox_home() -> Path:
+    """`$SANDBOX_HOME`, else `.sandbox/` in the working directory (git-ignored)."""
+    return Path(os.environ.get(HOME_VARIABLE) or Path.cwd() / ".sandbox").resolve()
+
+
+def client_environment(endpoint_url: str) -> dict[str, str]:
+    """The variables that point boto3 and SDK v3 at the sandbox."""
+    return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint_url}

@@ -1,0 +1,178 @@
+"""The SageMaker Pipelines wire protocol that moto lacks, in front of moto's own app.
+
+- StartPipelineExecution: moto records the execution, then the sandbox runs it in a thread,
+  as SageMaker does after the call returns.
+- ListPipelineExecutionSteps: answered from the run's step records.
+- DescribePipelineExecution: moto's answer, with the FailureReason moto leaves empty.
+
+Every other request goes to moto untouched.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+from pathlib import Path
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
+
+from sandbox.constants import client_environment
+from sandbox.executions import ExecutionState, moto_execution_request
+from sandbox.runner.cache import StepCache
+from sandbox.runner.executor import PipelineExecutor
+
+logger = logging.getLogger(__name__)
+TARGET_PREFIX = "SageMaker."
+
+
+class PipelinesService:
+    """A WSGI app: the pipeline calls above, moto for the rest."""
+
+    def __init__(self, moto_app, endpoint_url: str, home: Path):
+        self.moto_app = moto_app
+        self.endpoint_url = endpoint_url
+        self.home = home
+        self.cache = StepCache()
+        self.executions: dict[str, ExecutionState] = {}
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    # --- wire protocol -------------------------------------------------------------------
+
+    def __call__(self, environ: dict, start_response):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target.startswith(TARGET_PREFIX):
+            if _is_iam_simulation(environ):
+                return _allow_everything(self._read_body(environ), start_response)
+            return self.moto_app(environ, start_response)
+        action = target[len(TARGET_PREFIX):]
+        body = self._read_body(environ)
+        if action == "ListPipelineExecutionSteps":
+            return self._list_steps(json.loads(body or b"{}"), start_response)
+        if action == "StartPipelineExecution":
+            status, headers, payload = self._call_moto(environ, body)
+            if status.startswith("200"):
+                self._launch(json.loads(payload)["PipelineExecutionArn"])
+            start_response(status, headers)
+            return [payload]
+        if action == "DescribePipelineExecution":
+            status, headers, payload = self._call_moto(environ, body)
+            payload = self._with_failure_reason(status, payload)
+            start_response(status, _with_length(headers, payload))
+            return [payload]
+        return self.moto_app(environ, start_response)
+
+    @staticmethod
+    def _read_body(environ: dict) -> bytes:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)  # let moto read it again
+        return body
+
+    def _call_moto(self, environ: dict, body: bytes) -> tuple[str, list, bytes]:
+        environ["wsgi.input"] = io.BytesIO(body)
+        captured: dict = {}
+
+        def capture(status, headers, exc_info=None):
+            captured.update(status=status, headers=headers)
+
+        payload = b"".join(self.moto_app(environ, capture))
+        return captured["status"], captured["headers"], payload
+
+    def _list_steps(self, request: dict, start_response):
+        state = self.executions.get(request.get("PipelineExecutionArn", ""))
+        if state is None:
+            return _json_response(start_response, "400 Bad Request", {
+                "__type": "ResourceNotFound",
+                "message": f"Pipeline execution {request.get('PipelineExecutionArn')} not found"})
+        ascending = request.get("SortOrder", "Descending") == "Ascending"
+        return _json_response(start_response, "200 OK",
+                              {"PipelineExecutionSteps": state.list_steps(ascending)})
+
+    def _with_failure_reason(self, status: str, payload: bytes) -> bytes:
+        if not status.startswith("200"):
+            return payload
+        described = json.loads(payload)
+        state = self.executions.get(described.get("PipelineExecutionArn", ""))
+        if state is not None:
+            described["PipelineExecutionStatus"] = state.status
+            if state.failure_reason:
+                described["FailureReason"] = state.failure_reason
+        return json.dumps(described).encode()
+
+    # --- running executions --------------------------------------------------------------
+
+    def _launch(self, arn: str) -> None:
+        state = ExecutionState(arn)
+        definition, overrides = moto_execution_request(arn)
+        with self._lock:
+            self.executions[arn] = state
+        state.set_status("Executing")
+        executor = PipelineExecutor(definition, overrides, state, self._clients(), self.home,
+                                    self.cache, client_environment(self.endpoint_url))
+        thread = threading.Thread(target=executor.run, name=f"execution-{state.execution_id}",
+                                  daemon=True)
+        with self._lock:
+            self._threads.append(thread)
+        thread.start()
+
+    def _clients(self) -> dict:
+        import boto3
+
+        env = client_environment(self.endpoint_url)
+        session = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                                aws_session_token=env["AWS_SESSION_TOKEN"],
+                                region_name=env["AWS_DEFAULT_REGION"])
+        return {name: session.client(name, endpoint_url=self.endpoint_url)
+                for name in ("s3", "sagemaker")}
+
+    def wait_for_executions(self, timeout: float | None = None) -> None:
+        """Block until every execution started so far has ended."""
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout)
+
+
+def _is_iam_simulation(environ: dict) -> bool:
+    """SDK v3 checks the training role with iam:SimulatePrincipalPolicy, which moto lacks."""
+    if environ.get("REQUEST_METHOD") != "POST" or "iam" not in environ.get(
+            "HTTP_AUTHORIZATION", ""):
+        return False
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    environ["wsgi.input"] = io.BytesIO(body)
+    return b"Action=SimulatePrincipalPolicy" in body
+
+
+def _allow_everything(body: bytes, start_response):
+    """The sandbox enforces no IAM policy: every simulated action is allowed."""
+    form = parse_qs(body.decode())
+    actions = [v[0] for k, v in sorted(form.items()) if k.startswith("ActionNames.member.")]
+    results = "".join(
+        f"<member><EvalActionName>{escape(a)}</EvalActionName>"
+        "<EvalResourceName>*</EvalResourceName><EvalDecision>allowed</EvalDecision></member>"
+        for a in actions)
+    payload = (
+        '<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+        f"<SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated>"
+        f"<EvaluationResults>{results}</EvaluationResults></SimulatePrincipalPolicyResult>"
+        "<ResponseMetadata><RequestId>sandbox</RequestId></ResponseMetadata>"
+        "</SimulatePrincipalPolicyResponse>"
+    ).encode()
+    start_response("200 OK", [("Content-Type", "text/xml"), ("Content-Length", str(len(payload)))])
+    return [payload]
+
+
+def _with_length(headers: list, payload: bytes) -> list:
+    return [(k, v) for k, v in headers if k.lower() != "content-length"] + [
+        ("Content-Length", str(len(payload)))]
+
+
+def _json_response(start_response, status: str, body: dict):
+    payload = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/x-amz-json-1.1"),
+                            ("Content-Length", str(len(payload)))])
+    return [payload]

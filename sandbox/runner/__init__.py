@@ -1,0 +1,1 @@
+"""Runs SageMaker pipeline definitions locally (see executor.py)."""

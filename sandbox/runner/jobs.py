@@ -1,0 +1,231 @@
+"""Processing and Training jobs as subprocesses of this interpreter, honouring SageMaker's
+container contracts without /opt/ml.
+
+Each job gets a folder that stands for the container's filesystem: `/opt/ml/...` in the
+job's entrypoint, arguments and environment becomes `<job folder>/opt/ml/...`. Inputs are
+downloaded there from sandbox S3 before the script runs; outputs are uploaded after it.
+The container image is not run: the script runs on the project's own interpreter, whose
+scikit-learn matches the image's (pinned in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sandbox.runner import s3 as s3_transfer
+
+CONTAINER_ROOT = "/opt/ml/"
+
+
+class JobFailed(Exception):
+    """The job's process failed; the message is its failure reason."""
+
+
+@dataclass
+class Job:
+    """One job: its name and ARN, resolved request, folder, log file and S3 client."""
+
+    name: str
+    arn: str
+    request: dict
+    folder: Path
+    log_path: Path
+    s3: object
+    base_environment: dict[str, str]
+
+    def host_path(self, container_path: str) -> Path:
+        return self.folder / container_path.lstrip("/")
+
+    def rewrite(self, value: str) -> str:
+        """A container path (or an argument embedding one) as a path in the job folder."""
+        return value.replace(CONTAINER_ROOT, f"{self.folder}{CONTAINER_ROOT}")
+
+
+def _python(command: list[str]) -> list[str]:
+    """The container's `python3` is this interpreter (it has the project's libraries)."""
+    if command and Path(command[0]).name in ("python", "python3"):
+        return [sys.executable, *command[1:]]
+    return command
+
+
+def run_logged(command: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> None:
+    """Run `command`, sending stdout and stderr to `log_path`.
+
+    Raises JobFailed with the last line of stderr when it exits nonzero.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    last_line = ""
+    with log_path.open("w") as log:
+        log.write(f"$ {shlex.join(command)}\n")
+        log.flush()
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log,
+                                   stderr=subprocess.PIPE, text=True)
+        assert process.stderr is not None
+        for line in process.stderr:
+            log.write(line)
+            if line.strip():
+                last_line = line.strip()
+        code = process.wait()
+    if code != 0:
+        raise JobFailed(last_line or f"process exited with code {code}")
+
+
+def run_processing(job: Job) -> dict:
+    """Run a CreateProcessingJob request; returns DescribeProcessingJob-shaped properties."""
+    request = job.request
+    for item in request.get("ProcessingInputs", []):
+        if "S3Input" not in item:
+            raise JobFailed(f"input {item.get('InputName')!r}: only S3Input is supported locally")
+        s3_input = item["S3Input"]
+        s3_transfer.download_prefix(job.s3, s3_input["S3Uri"], job.host_path(s3_input["LocalPath"]))
+    outputs = request.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    for item in outputs:
+        job.host_path(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
+
+    app = request["AppSpecification"]
+    command = _python([job.rewrite(a) for a in
+                       app.get("ContainerEntrypoint", []) + app.get("ContainerArguments", [])])
+    env = {**job.base_environment,
+           **{k: job.rewrite(str(v)) for k, v in request.get("Environment", {}).items()}}
+    run_logged(command, env, job.host_path("/opt/ml/processing"), job.log_path)
+
+    for item in outputs:
+        s3_output = item["S3Output"]
+        s3_transfer.upload_directory(job.s3, job.host_path(s3_output["LocalPath"]),
+                                     s3_output["S3Uri"])
+    return {**request, "ProcessingJobName": job.name, "ProcessingJobArn": job.arn,
+            "ProcessingJobStatus": "Completed", "ExitMessage": ""}
+
+
+def _hyperparameter_value(value: str):
+    """As SDK v3's driver does: JSON-decode when possible, else keep the string."""
+    try:
+        return json.loads(value)
+    except (TypeError, json.JSONDecodeError):
+        return value
+
+
+def _cli_arguments(hyperparameters: dict) -> list[str]:
+    """`--name value` pairs, serialised as the SDK v3 basic script driver does."""
+    arguments = []
+    for name, raw in hyperparameters.items():
+        value = _hyperparameter_value(raw)
+        arguments += [f"--{name}", value if isinstance(value, str) else json.dumps(value)]
+    return arguments
+
+
+def _training_environment(job: Job, channels: list[str], source: dict) -> dict[str, str]:
+    """The SM_* variables SDK v3's environment.py sets, with paths in the job folder."""
+    hyperparameters = {k: _hyperparameter_value(v)
+                       for k, v in job.request.get("HyperParameters", {}).items()}
+    data_dir = job.host_path("/opt/ml/input/data")
+    env = {
+        "SM_MODEL_DIR": str(job.host_path("/opt/ml/model")),
+        "SM_INPUT_DIR": str(job.host_path("/opt/ml/input")),
+        "SM_INPUT_DATA_DIR": str(data_dir),
+        "SM_INPUT_CONFIG_DIR": str(job.host_path("/opt/ml/input/config")),
+        "SM_OUTPUT_DIR": str(job.host_path("/opt/ml/output")),
+        "SM_OUTPUT_DATA_DIR": str(job.host_path("/opt/ml/output/data")),
+        "SM_OUTPUT_FAILURE": str(job.host_path("/opt/ml/output/failure")),
+        "SM_SOURCE_DIR": str(data_dir / "code"),
+        "SM_ENTRY_SCRIPT": source.get("entry_script") or "",
+        "SM_CHANNELS": json.dumps(channels),
+        "SM_HPS": json.dumps(hyperparameters),
+        "SM_CURRENT_HOST": "algo-1",
+        "SM_HOSTS": json.dumps(["algo-1"]),
+        "SM_HOST_COUNT": "1",
+        "SM_CURRENT_HOST_RANK": "0",
+        "SM_NUM_CPUS": str(os.cpu_count() or 1),
+        "SM_NUM_GPUS": "0",
+        "SM_CURRENT_INSTANCE_TYPE": str(job.request["ResourceConfig"].get("InstanceType", "")),
+        "TRAINING_JOB_NAME": job.name,
+    }
+    env.update({f"SM_CHANNEL_{c.upper()}": str(data_dir / c) for c in channels})
+    env.update({f"SM_HP_{k.upper()}": json.dumps(v) if not isinstance(v, str) else v
+                for k, v in hyperparameters.items()})
+    return env
+
+
+def _training_command(source: dict, hyperparameters: dict) -> list[str]:
+    """What SDK v3's sm_train.sh and basic script driver would execute."""
+    if source.get("command"):
+        return ["/bin/bash", "-c", source["command"]]
+    entry = source.get("entry_script")
+    if not entry:
+        raise JobFailed("sourcecode.json names neither entry_script nor command")
+    if entry.endswith(".py"):
+        return [sys.executable, entry, *_cli_arguments(hyperparameters)]
+    if entry.endswith(".sh"):
+        return ["/bin/sh", entry, *_cli_arguments(hyperparameters)]
+    raise JobFailed(f"unsupported entry script {entry!r}: only .py and .sh are supported")
+
+
+def _pack(folder: Path, archive: Path) -> None:
+    with tarfile.open(archive, "w:gz") as tar:
+        for item in sorted(folder.iterdir()):
+            tar.add(item, arcname=item.name)
+
+
+def _final_metrics(log_text: str, definitions: list[dict]) -> list[dict]:
+    metrics = []
+    for definition in definitions:
+        found = re.findall(definition["Regex"], log_text)
+        if found:
+            metrics.append({"MetricName": definition["Name"], "Value": float(found[-1])})
+    return metrics
+
+
+def run_training(job: Job) -> dict:
+    """Run a CreateTrainingJob request made by SDK v3's ModelTrainer (script mode).
+
+    Returns DescribeTrainingJob-shaped properties, ModelArtifacts included.
+    """
+    request = job.request
+    channels = [c["ChannelName"] for c in request.get("InputDataConfig", [])]
+    if "sm_drivers" not in channels:
+        raise JobFailed("only SDK v3 ModelTrainer script mode (an sm_drivers channel) runs "
+                        "locally; this training job has none")
+    data_dir = job.host_path("/opt/ml/input/data")
+    for channel in request["InputDataConfig"]:
+        source = channel["DataSource"].get("S3DataSource")
+        if source is None:
+            raise JobFailed(f"channel {channel['ChannelName']!r}: only S3 data sources run locally")
+        s3_transfer.download_prefix(job.s3, source["S3Uri"], data_dir / channel["ChannelName"])
+    source_code = json.loads((data_dir / "sm_drivers" / "sourcecode.json").read_text())
+    if source_code.get("requirements"):
+        with job.log_path.open("a") as log:
+            log.write("sandbox: requirements are not installed; the project venv is used\n")
+    for folder in ("/opt/ml/model", "/opt/ml/output/data", "/opt/ml/input/config"):
+        job.host_path(folder).mkdir(parents=True, exist_ok=True)
+
+    hyperparameters = request.get("HyperParameters", {})
+    env = {**job.base_environment, **_training_environment(job, channels, source_code),
+           **{k: job.rewrite(str(v)) for k, v in request.get("Environment", {}).items()}}
+    code_dir = data_dir / "code" if "code" in channels else data_dir / "sm_drivers"
+    run_logged(_training_command(source_code, hyperparameters), env, code_dir, job.log_path)
+
+    output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    packed = job.folder / "packed"
+    packed.mkdir(exist_ok=True)
+    _pack(job.host_path("/opt/ml/model"), packed / "model.tar.gz")
+    model_uri = f"{output_path}/{job.name}/output/model.tar.gz"
+    bucket, key = s3_transfer.split_uri(model_uri)
+    job.s3.upload_file(str(packed / "model.tar.gz"), bucket, key)
+    metric_definitions = request.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
+    return {
+        **request,
+        "TrainingJobName": job.name,
+        "TrainingJobArn": job.arn,
+        "TrainingJobStatus": "Completed",
+        "SecondaryStatus": "Completed",
+        "ModelArtifacts": {"S3ModelArtifacts": model_uri},
+        "FinalMetricDataList": _final_metrics(job.log_path.read_text(), metric_definitions),
+    }

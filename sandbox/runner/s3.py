@@ -1,0 +1,75 @@
+"""S3 transfers for local jobs, with SageMaker's S3Prefix semantics."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+class S3Error(ValueError):
+    """An S3 location that is malformed or holds nothing."""
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise S3Error(f"not an s3:// URI: {uri!r}")
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+def list_objects(s3, uri: str) -> list[dict]:
+    """Every object whose key starts with the URI's key (S3Prefix), sorted by key."""
+    bucket, prefix = split_uri(uri)
+    objects = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        objects.extend(page.get("Contents", []))
+    # S3Prefix "a/b" matches "a/b/c" and "a/b" itself, not "a/bc".
+    return sorted(
+        (o for o in objects if o["Key"] == prefix or o["Key"].startswith(prefix.rstrip("/") + "/")
+         or prefix.endswith("/")),
+        key=lambda o: o["Key"],
+    )
+
+
+def download_prefix(s3, uri: str, destination: Path) -> int:
+    """Copy every object under `uri` into `destination`, keeping the path below the prefix
+    (an object that *is* the prefix keeps its file name). Returns the file count.
+
+    Raises S3Error when nothing is there, as SageMaker fails a job on an empty input.
+    """
+    bucket, prefix = split_uri(uri)
+    objects = list_objects(s3, uri)
+    if not objects:
+        raise S3Error(f"no object found at {uri}")
+    destination.mkdir(parents=True, exist_ok=True)
+    for obj in objects:
+        relative = obj["Key"][len(prefix):].lstrip("/") or Path(obj["Key"]).name
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(bucket, obj["Key"], str(target))
+    return len(objects)
+
+
+def upload_directory(s3, source: Path, uri: str) -> list[str]:
+    """Upload every file under `source` to `uri`/<relative path>; returns the keys."""
+    bucket, prefix = split_uri(uri)
+    keys = []
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        key = "/".join(filter(None, [prefix.rstrip("/"), path.relative_to(source).as_posix()]))
+        s3.upload_file(str(path), bucket, key)
+        keys.append(key)
+    return keys
+
+
+def content_digest(s3, uri: str) -> str:
+    """A digest of what is under `uri`: relative keys and their ETags (content hashes)."""
+    _, prefix = split_uri(uri)
+    listing = [(o["Key"][len(prefix):], o["ETag"]) for o in list_objects(s3, uri)]
+    return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
+
+
+def read_json(s3, uri: str):
+    bucket, key = split_uri(uri)
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())

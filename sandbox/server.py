@@ -1,0 +1,108 @@
+"""The embedded AWS: moto's server on 127.0.0.1, plus the pipeline service moto lacks.
+
+moto records a pipeline execution as Succeeded at once and runs nothing. The sandbox puts a
+small WSGI layer in front of moto (`PipelinesService`) that, like SageMaker Pipelines,
+executes the definition when an execution starts and answers ListPipelineExecutionSteps.
+Everything else is plain moto: S3, SageMaker, CloudFormation, IAM, STS, EventBridge.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from types import TracebackType
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from sandbox.constants import HOST, client_environment, sandbox_home
+from sandbox.pipelines_service import PipelinesService
+
+logger = logging.getLogger(__name__)
+
+
+class _QuietHandler(MotoRequestHandler):
+    """No access log line per request: a pipeline run makes hundreds."""
+
+    def log_request(self, *args, **kwargs) -> None:
+        pass
+
+
+class Sandbox:
+    """A running sandbox: use as a context manager, or start()/stop().
+
+        with Sandbox() as sandbox:
+            s3 = sandbox.client("s3")
+    """
+
+    def __init__(self, home: Path | None = None, port: int = 0):
+        self.home = Path(home) if home else sandbox_home()
+        self._port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self.service: PipelinesService | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("sandbox is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What a child process needs to talk to this sandbox."""
+        return client_environment(self.endpoint_url)
+
+    def start(self) -> Sandbox:
+        self.home.mkdir(parents=True, exist_ok=True)
+        moto_app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(HOST, self._port, moto_app, threaded=True,
+                                   request_handler=_QuietHandler)
+        self.service = PipelinesService(moto_app, self.endpoint_url, self.home)
+        self._server.app = self.service
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="sandbox-server")
+        self._thread.start()
+        logger.info("sandbox listening on %s (state in %s)", self.endpoint_url, self.home)
+        return self
+
+    def stop(self) -> None:
+        if self.service:
+            self.service.wait_for_executions()
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread:
+            self._thread.join()
+        self._server = self._thread = None
+
+    def client(self, service: str):
+        import boto3
+
+        env = self.environment
+        return boto3.client(
+            service, region_name=env["AWS_DEFAULT_REGION"], endpoint_url=self.endpoint_url,
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=env["AWS_SESSION_TOKEN"],
+        )
+
+    def export(self) -> dict[str, str | None]:
+        """Point this process's boto3 at the sandbox; returns the previous values."""
+        previous = {name: os.environ.get(name) for name in self.environment}
+        os.environ.update(self.environment)
+        return previous
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
