@@ -9,7 +9,6 @@ STAMP := $(VENV)/.synced
 TOOLS := .tools
 # uv from PATH if there is one, else a private copy bootstrapped with pip.
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
-DEMO_DIR := .sandbox/demo
 
 .PHONY: help install test lint demo clean
 
@@ -41,18 +40,10 @@ lint: $(STAMP)  ## ruff lint + format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-STEPS := modelbuild/pipelines/churn/steps
-demo: $(STAMP)  ## render the pipeline and run its step scripts locally, in order
-	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
-	$(VENV)/bin/get-pipeline-definition -n pipelines.churn.pipeline -f $(DEMO_DIR)/definition.json \
-	  --kwargs '{"region": "us-east-1", "role": "arn:aws:iam::111122223333:role/demo", "default_bucket": "demo-bucket"}'
-	$(PY) -m pipelines.churn.generate_data --rows 10000 --output $(DEMO_DIR)/raw/churn.csv
-	$(PY) $(STEPS)/preprocess.py --input-dir $(DEMO_DIR)/raw --train-dir $(DEMO_DIR)/train \
-	  --validation-dir $(DEMO_DIR)/validation --test-dir $(DEMO_DIR)/test
-	SM_CHANNEL_TRAIN=$(DEMO_DIR)/train SM_CHANNEL_VALIDATION=$(DEMO_DIR)/validation \
-	  SM_MODEL_DIR=$(DEMO_DIR)/model $(PY) $(STEPS)/training/train.py
-	$(PY) $(STEPS)/evaluate.py --model-dir $(DEMO_DIR)/model --test-dir $(DEMO_DIR)/test \
-	  --output-dir $(DEMO_DIR)/evaluation
+# The model-build half on the sandbox: the definition SDK v3 renders for AWS, executed
+# locally (moto for S3 and SageMaker, step scripts as local processes), a package registered.
+demo: $(STAMP)  ## run the churn pipeline end to end in the local sandbox
+	$(VENV)/bin/run-pipeline --local -n pipelines.churn.pipeline
 
 clean:  ## remove the virtualenv, caches and sandbox state
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache .sandbox

@@ -41,8 +41,15 @@ class Sandbox:
             s3 = sandbox.client("s3")
     """
 
+    _running: list[Sandbox] = []  # started in this process and not yet stopped
+
+    @classmethod
+    def running_here(cls, home: Path) -> Sandbox | None:
+        """A sandbox this process runs with state in `home`, if any."""
+        return next((s for s in cls._running if s.home == Path(home).resolve()), None)
+
     def __init__(self, home: Path | None = None, port: int = 0):
-        self.home = Path(home) if home else sandbox_home()
+        self.home = (Path(home) if home else sandbox_home()).resolve()
         self._port = port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -70,10 +77,13 @@ class Sandbox:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name="sandbox-server")
         self._thread.start()
+        Sandbox._running.append(self)
         logger.info("sandbox listening on %s (state in %s)", self.endpoint_url, self.home)
         return self
 
     def stop(self) -> None:
+        if self in Sandbox._running:
+            Sandbox._running.remove(self)
         if self.service:
             self.service.wait_for_executions()
         if self._server:

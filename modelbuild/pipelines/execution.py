@@ -5,6 +5,7 @@ Works with any `sagemaker` boto3 client: AWS, or the sandbox's moto server.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,6 +74,8 @@ def wait_for_execution(
             if seen.get(name) != status:
                 seen[name] = status
                 reason = f" — {step['FailureReason']}" if step.get("FailureReason") else ""
+                if step.get("CacheHitResult") and status == "Succeeded":
+                    reason = " (cached)"
                 elapsed = time.monotonic() - started
                 emit(f"[{elapsed:6.1f}s] {name:<18} {status}{reason}")
         status = described["PipelineExecutionStatus"]
@@ -89,3 +92,36 @@ def wait_for_execution(
                 steps=steps,
             )
         sleep(poll_seconds)
+
+
+def registered_package_arn(steps: list[dict]) -> str | None:
+    """The model package a RegisterModel step of the execution created, if any."""
+    for step in steps:
+        arn = step.get("Metadata", {}).get("RegisterModel", {}).get("Arn")
+        if arn:
+            return arn
+    return None
+
+
+def print_registered_package(sagemaker, s3, result: ExecutionResult,
+                             emit: Callable[[str], None] = print) -> None:
+    """Print the registered package's ARN, approval status and model-quality metrics."""
+    arn = registered_package_arn(result.steps)
+    if arn is None:
+        return
+    package = sagemaker.describe_model_package(ModelPackageName=arn)
+    emit(f"Registered model package {arn} ({package.get('ModelApprovalStatus')})")
+    uri = (package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {})
+           .get("S3Uri"))
+    if not uri:
+        return
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    try:
+        report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except (ClientError, json.JSONDecodeError) as err:
+        emit(f"  metrics at {uri} could not be read: {err}")
+        return
+    for group in report.values():
+        for name, metric in group.items():
+            if isinstance(metric, dict) and "value" in metric:
+                emit(f"  {name:<10} {metric['value']:.4f}")

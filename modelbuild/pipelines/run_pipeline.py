@@ -24,9 +24,11 @@ from pipelines._utils import (
     prepare_sdk_environment,
 )
 from pipelines.churn.environment import ConfigError
-from pipelines.execution import ExecutionResult, wait_for_execution
+from pipelines.execution import ExecutionResult, print_registered_package, wait_for_execution
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+AWS_POLL_SECONDS = 30.0
+LOCAL_POLL_SECONDS = 0.5
 
 
 def check_parameters(pipeline, overrides: dict) -> dict:
@@ -64,21 +66,52 @@ def run(args: argparse.Namespace) -> int:
     kwargs = parse_mapping(args.kwargs, "--kwargs")
     overrides = parse_mapping(args.parameters, "--parameters")
     tags = parse_tags(args.tags)
+    if args.local:
+        from sandbox import local_run
+
+        with local_run.local_sandbox() as sandbox:
+            kwargs, role_arn = local_run.local_defaults(kwargs, args.role_arn)
+            local_run.ensure_bucket(sandbox.client("s3"), kwargs["default_bucket"])
+            return execute(args, kwargs, overrides, tags, role_arn, sandbox)
     if not args.role_arn:
-        raise UsageError("--role-arn is required")
+        raise UsageError("--role-arn is required (or use --local)")
+    return execute(args, kwargs, overrides, tags, args.role_arn, None)
+
+
+def execute(args, kwargs: dict, overrides: dict, tags: list, role_arn: str, sandbox) -> int:
+    """Render, upsert, start and follow; `sandbox` is None on AWS."""
     prepare_sdk_environment(kwargs)
     pipeline = get_pipeline_driver(args.module_name, kwargs)
     check_parameters(pipeline, overrides)
+    if sandbox is not None and "InputDataUri" not in overrides:
+        from sandbox import local_run
+
+        default_input = next(p.default_value for p in pipeline.parameters
+                             if p.name == "InputDataUri")
+        local_run.upload_sample_data(sandbox.client("s3"), default_input, sandbox.home)
 
     print(f"Upserting pipeline {pipeline.name}")
-    upserted = pipeline.upsert(role_arn=args.role_arn, description=args.description, tags=tags)
+    upserted = pipeline.upsert(role_arn=role_arn, description=args.description, tags=tags)
     print(f"Pipeline ARN: {upserted['PipelineArn']}")
     execution = pipeline.start(parameters=overrides or None)
     print(f"Started execution {execution.arn}")
     if args.no_wait:
         return EXIT_OK
-    client = pipeline.sagemaker_session.sagemaker_client
-    return report(wait_for_execution(client, execution.arn, poll_seconds=args.poll_seconds))
+    session = pipeline.sagemaker_session
+    poll_seconds = args.poll_seconds or (LOCAL_POLL_SECONDS if sandbox else AWS_POLL_SECONDS)
+    result = wait_for_execution(session.sagemaker_client, execution.arn, poll_seconds)
+    code = report(result)
+    if result.succeeded:
+        print_registered_package(session.sagemaker_client, session.boto_session.client("s3"),
+                                 result)
+    elif sandbox is not None:
+        from sandbox import local_run
+
+        for step, _ in result.failed_steps:
+            tail = local_run.failed_step_log(sandbox.home, result.arn, step)
+            if tail:
+                print(tail)
+    return code
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -97,7 +130,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("-description", "--description", help="pipeline description")
     parser.add_argument("--parameters", help="execution parameter overrides as a JSON object")
     parser.add_argument("--no-wait", action="store_true", help="return once started")
-    parser.add_argument("--poll-seconds", type=float, default=30.0, help=argparse.SUPPRESS)
+    parser.add_argument("--local", action="store_true",
+                        help="run in the local sandbox instead of AWS (no account needed)")
+    parser.add_argument("--poll-seconds", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
 

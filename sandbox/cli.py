@@ -1,0 +1,70 @@
+"""`python -m sandbox`: manage a long-lived sandbox.
+
+    python -m sandbox up          # start one in the background (or report the running one)
+    eval "$(python -m sandbox env)"  # point this shell's AWS CLI / boto3 at it
+    python -m sandbox status
+    python -m sandbox down        # stop the one `up` started
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from sandbox import daemon
+from sandbox.constants import sandbox_home
+
+
+def _print_running(running: daemon.RunningSandbox, verb: str) -> None:
+    print(f"sandbox {verb} at {running.endpoint_url} (pid {running.pid}, state in "
+          f"{running.home})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, help="state folder (default: $SANDBOX_HOME or "
+                        "./.sandbox)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start a sandbox in the background")
+    up.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    commands.add_parser("down", help="stop the sandbox that `up` started")
+    commands.add_parser("status", help="say whether a sandbox is running (exit 1 if not)")
+    commands.add_parser("env", help="print export lines for the running sandbox")
+    serve = commands.add_parser("serve", help="run a sandbox in the foreground")
+    serve.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    home = (args.home or sandbox_home()).resolve()
+
+    if args.command == "serve":
+        return daemon.serve(home, args.port)
+    if args.command == "up":
+        running = daemon.find_running(home)
+        if running:
+            _print_running(running, "already running")
+            return 0
+        try:
+            _print_running(daemon.start_background(home, args.port), "running")
+        except RuntimeError as err:
+            print(f"sandbox: {err}", file=sys.stderr)
+            return 1
+        return 0
+    if args.command == "down":
+        stopped = daemon.stop_background(home)
+        print(f"sandbox stopped (pid {stopped.pid})" if stopped else "no sandbox running")
+        return 0
+    running = daemon.find_running(home)
+    if args.command == "status":
+        if running:
+            _print_running(running, "running")
+            return 0
+        print("no sandbox running")
+        return 1
+    if running is None:  # env
+        print("sandbox: no sandbox running; start one with `python -m sandbox up`",
+              file=sys.stderr)
+        return 1
+    for name, value in running.environment.items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
