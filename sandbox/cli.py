@@ -1,9 +1,9 @@
 """`python -m sandbox`: manage a long-lived sandbox.
 
-    python -m sandbox up          # start one in the background (or report the running one)
-    eval "$(python -m sandbox env)"  # point this shell's AWS CLI / boto3 at it
-    python -m sandbox status
-    python -m sandbox down        # stop the one `up` started
+python -m sandbox up          # start one in the background (or report the running one)
+eval "$(python -m sandbox env)"  # point this shell's AWS CLI / boto3 at it
+python -m sandbox status
+python -m sandbox down        # stop the one `up` started
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from sandbox.constants import sandbox_home
 
 
 def _print_running(running: daemon.RunningSandbox, verb: str) -> None:
-    print(f"sandbox {verb} at {running.endpoint_url} (pid {running.pid}, state in "
-          f"{running.home})")
+    print(f"sandbox {verb} at {running.endpoint_url} (pid {running.pid}, state in {running.home})")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
-    parser.add_argument("--home", type=Path, help="state folder (default: $SANDBOX_HOME or "
-                        "./.sandbox)")
+    parser.add_argument(
+        "--home", type=Path, help="state folder (default: $SANDBOX_HOME or ./.sandbox)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="start a sandbox in the background")
     up.add_argument("--port", type=int, default=0, help="port (default: a free one)")
@@ -62,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no sandbox running")
         return 1
     if running is None:  # env
-        print("sandbox: no sandbox running; start one with `python -m sandbox up`",
-              file=sys.stderr)
+        print("sandbox: no sandbox running; start one with `python -m sandbox up`", file=sys.stderr)
         return 1
     for name, value in running.environment.items():
         print(f"export {name}={shlex.quote(value)}")

@@ -42,11 +42,14 @@ class RunningSandbox:
         import boto3
 
         env = self.environment
-        return boto3.client(service, region_name=env["AWS_DEFAULT_REGION"],
-                            endpoint_url=self.endpoint_url,
-                            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                            aws_session_token=env["AWS_SESSION_TOKEN"])
+        return boto3.client(
+            service,
+            region_name=env["AWS_DEFAULT_REGION"],
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=env["AWS_SESSION_TOKEN"],
+        )
 
 
 def _alive(pid: int) -> bool:
@@ -116,7 +119,10 @@ def start_background(home: Path, port: int = 0) -> RunningSandbox:
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "sandbox", "--home", str(home), "serve", "--port", str(port)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:

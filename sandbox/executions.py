@@ -30,9 +30,13 @@ class StepRecord:
 
     def to_api(self) -> dict:
         """As ListPipelineExecutionSteps returns one step."""
-        item = {"StepName": self.name, "StepStatus": self.status,
-                "StartTime": self.start_time.timestamp(), "AttemptCount": 1,
-                "Metadata": self.metadata}
+        item = {
+            "StepName": self.name,
+            "StepStatus": self.status,
+            "StartTime": self.start_time.timestamp(),
+            "AttemptCount": 1,
+            "Metadata": self.metadata,
+        }
         if self.end_time:
             item["EndTime"] = self.end_time.timestamp()
         if self.failure_reason:

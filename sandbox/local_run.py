@@ -28,8 +28,12 @@ def local_sandbox() -> Iterator:
 
 def local_defaults(kwargs: dict, role_arn: str | None) -> tuple[dict, str]:
     """Fill in what a SageMaker Project would pass: region, role and bucket."""
-    filled = {"region": REGION, "role": role_arn or PIPELINE_ROLE_ARN,
-              "default_bucket": DEFAULT_BUCKET, **kwargs}
+    filled = {
+        "region": REGION,
+        "role": role_arn or PIPELINE_ROLE_ARN,
+        "default_bucket": DEFAULT_BUCKET,
+        **kwargs,
+    }
     return filled, role_arn or filled["role"]
 
 
@@ -44,6 +48,7 @@ def upload_sample_data(s3, uri: str, home: Path) -> None:
     """Generate the churn sample (seeded, so every run sees the same data) and put it at
     `uri` unless something is already there."""
     from pipelines.churn.generate_data import write_churn_csv
+
     from sandbox.runner.s3 import list_objects, split_uri
 
     if list_objects(s3, uri):

@@ -47,7 +47,7 @@ class PipelinesService:
             if _is_iam_simulation(environ):
                 return _allow_everything(self._read_body(environ), start_response)
             return self.moto_app(environ, start_response)
-        action = target[len(TARGET_PREFIX):]
+        action = target[len(TARGET_PREFIX) :]
         body = self._read_body(environ)
         if action == "ListPipelineExecutionSteps":
             return self._list_steps(json.loads(body or b"{}"), start_response)
@@ -82,14 +82,21 @@ class PipelinesService:
         return captured["status"], captured["headers"], payload
 
     def _list_steps(self, request: dict, start_response):
-        state = self.executions.get(request.get("PipelineExecutionArn", ""))
+        arn = request.get("PipelineExecutionArn", "")
+        state = self.executions.get(arn)
         if state is None:
-            return _json_response(start_response, "400 Bad Request", {
-                "__type": "ResourceNotFound",
-                "message": f"Pipeline execution {request.get('PipelineExecutionArn')} not found"})
+            return _json_response(
+                start_response,
+                "400 Bad Request",
+                {
+                    "__type": "ResourceNotFound",
+                    "message": f"Pipeline execution {arn} not found",
+                },
+            )
         ascending = request.get("SortOrder", "Descending") == "Ascending"
-        return _json_response(start_response, "200 OK",
-                              {"PipelineExecutionSteps": state.list_steps(ascending)})
+        return _json_response(
+            start_response, "200 OK", {"PipelineExecutionSteps": state.list_steps(ascending)}
+        )
 
     def _with_failure_reason(self, status: str, payload: bytes) -> bytes:
         if not status.startswith("200"):
@@ -110,10 +117,18 @@ class PipelinesService:
         with self._lock:
             self.executions[arn] = state
         state.set_status("Executing")
-        executor = PipelineExecutor(definition, overrides, state, self._clients(), self.home,
-                                    self.cache, client_environment(self.endpoint_url))
-        thread = threading.Thread(target=executor.run, name=f"execution-{state.execution_id}",
-                                  daemon=True)
+        executor = PipelineExecutor(
+            definition,
+            overrides,
+            state,
+            self._clients(),
+            self.home,
+            self.cache,
+            client_environment(self.endpoint_url),
+        )
+        thread = threading.Thread(
+            target=executor.run, name=f"execution-{state.execution_id}", daemon=True
+        )
         with self._lock:
             self._threads.append(thread)
         thread.start()
@@ -122,12 +137,16 @@ class PipelinesService:
         import boto3
 
         env = client_environment(self.endpoint_url)
-        session = boto3.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                                aws_session_token=env["AWS_SESSION_TOKEN"],
-                                region_name=env["AWS_DEFAULT_REGION"])
-        return {name: session.client(name, endpoint_url=self.endpoint_url)
-                for name in ("s3", "sagemaker")}
+        session = boto3.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=env["AWS_SESSION_TOKEN"],
+            region_name=env["AWS_DEFAULT_REGION"],
+        )
+        return {
+            name: session.client(name, endpoint_url=self.endpoint_url)
+            for name in ("s3", "sagemaker")
+        }
 
     def wait_for_executions(self, timeout: float | None = None) -> None:
         """Block until every execution started so far has ended."""
@@ -140,7 +159,8 @@ class PipelinesService:
 def _is_iam_simulation(environ: dict) -> bool:
     """SDK v3 checks the training role with iam:SimulatePrincipalPolicy, which moto lacks."""
     if environ.get("REQUEST_METHOD") != "POST" or "iam" not in environ.get(
-            "HTTP_AUTHORIZATION", ""):
+        "HTTP_AUTHORIZATION", ""
+    ):
         return False
     body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
     environ["wsgi.input"] = io.BytesIO(body)
@@ -154,7 +174,8 @@ def _allow_everything(body: bytes, start_response):
     results = "".join(
         f"<member><EvalActionName>{escape(a)}</EvalActionName>"
         "<EvalResourceName>*</EvalResourceName><EvalDecision>allowed</EvalDecision></member>"
-        for a in actions)
+        for a in actions
+    )
     payload = (
         '<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
         f"<SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated>"
@@ -168,11 +189,14 @@ def _allow_everything(body: bytes, start_response):
 
 def _with_length(headers: list, payload: bytes) -> list:
     return [(k, v) for k, v in headers if k.lower() != "content-length"] + [
-        ("Content-Length", str(len(payload)))]
+        ("Content-Length", str(len(payload)))
+    ]
 
 
 def _json_response(start_response, status: str, body: dict):
     payload = json.dumps(body).encode()
-    start_response(status, [("Content-Type", "application/x-amz-json-1.1"),
-                            ("Content-Length", str(len(payload)))])
+    start_response(
+        status,
+        [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(payload)))],
+    )
     return [payload]

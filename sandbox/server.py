@@ -37,8 +37,8 @@ class _QuietHandler(MotoRequestHandler):
 class Sandbox:
     """A running sandbox: use as a context manager, or start()/stop().
 
-        with Sandbox() as sandbox:
-            s3 = sandbox.client("s3")
+    with Sandbox() as sandbox:
+        s3 = sandbox.client("s3")
     """
 
     _running: list[Sandbox] = []  # started in this process and not yet stopped
@@ -70,12 +70,14 @@ class Sandbox:
     def start(self) -> Sandbox:
         self.home.mkdir(parents=True, exist_ok=True)
         moto_app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(HOST, self._port, moto_app, threaded=True,
-                                   request_handler=_QuietHandler)
+        self._server = make_server(
+            HOST, self._port, moto_app, threaded=True, request_handler=_QuietHandler
+        )
         self.service = PipelinesService(moto_app, self.endpoint_url, self.home)
         self._server.app = self.service
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="sandbox-server")
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, daemon=True, name="sandbox-server"
+        )
         self._thread.start()
         Sandbox._running.append(self)
         logger.info("sandbox listening on %s (state in %s)", self.endpoint_url, self.home)
@@ -98,7 +100,9 @@ class Sandbox:
 
         env = self.environment
         return boto3.client(
-            service, region_name=env["AWS_DEFAULT_REGION"], endpoint_url=self.endpoint_url,
+            service,
+            region_name=env["AWS_DEFAULT_REGION"],
+            endpoint_url=self.endpoint_url,
             aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=env["AWS_SESSION_TOKEN"],
@@ -113,6 +117,10 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,20 +23,22 @@ FAKE_AWS = {
 }
 
 
+REMOVED = ("AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL", "SANDBOX_HOME")
+NO_FILES = {"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+
+# Before any test module imports SDK v3 (it builds a boto3 client at import time): fake
+# credentials, a fixed region, no profile or credentials file, so no test reaches real AWS.
+for _name in REMOVED:
+    os.environ.pop(_name, None)
+os.environ.update({**FAKE_AWS, **NO_FILES})
+
+
 @pytest.fixture(autouse=True)
 def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never let a test reach real AWS: fake credentials, fixed region, no profile."""
-    for name in (
-        "AWS_PROFILE",
-        "AWS_REGION",
-        "AWS_ENDPOINT_URL",
-        "AWS_CONFIG_FILE",
-        "AWS_SHARED_CREDENTIALS_FILE",
-    ):
+    """The same, restored before each test (a test may have changed it)."""
+    for name in REMOVED:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-    for name, value in FAKE_AWS.items():
+    for name, value in {**FAKE_AWS, **NO_FILES}.items():
         monkeypatch.setenv(name, value)
 
 

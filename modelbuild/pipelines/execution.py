@@ -103,16 +103,16 @@ def registered_package_arn(steps: list[dict]) -> str | None:
     return None
 
 
-def print_registered_package(sagemaker, s3, result: ExecutionResult,
-                             emit: Callable[[str], None] = print) -> None:
+def print_registered_package(
+    sagemaker, s3, result: ExecutionResult, emit: Callable[[str], None] = print
+) -> None:
     """Print the registered package's ARN, approval status and model-quality metrics."""
     arn = registered_package_arn(result.steps)
     if arn is None:
         return
     package = sagemaker.describe_model_package(ModelPackageName=arn)
     emit(f"Registered model package {arn} ({package.get('ModelApprovalStatus')})")
-    uri = (package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {})
-           .get("S3Uri"))
+    uri = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
     if not uri:
         return
     bucket, _, key = uri.removeprefix("s3://").partition("/")

@@ -86,8 +86,9 @@ def execute(args, kwargs: dict, overrides: dict, tags: list, role_arn: str, sand
     if sandbox is not None and "InputDataUri" not in overrides:
         from sandbox import local_run
 
-        default_input = next(p.default_value for p in pipeline.parameters
-                             if p.name == "InputDataUri")
+        default_input = next(
+            p.default_value for p in pipeline.parameters if p.name == "InputDataUri"
+        )
         local_run.upload_sample_data(sandbox.client("s3"), default_input, sandbox.home)
 
     print(f"Upserting pipeline {pipeline.name}")
@@ -102,8 +103,9 @@ def execute(args, kwargs: dict, overrides: dict, tags: list, role_arn: str, sand
     result = wait_for_execution(session.sagemaker_client, execution.arn, poll_seconds)
     code = report(result)
     if result.succeeded:
-        print_registered_package(session.sagemaker_client, session.boto_session.client("s3"),
-                                 result)
+        print_registered_package(
+            session.sagemaker_client, session.boto_session.client("s3"), result
+        )
     elif sandbox is not None:
         from sandbox import local_run
 
@@ -130,8 +132,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("-description", "--description", help="pipeline description")
     parser.add_argument("--parameters", help="execution parameter overrides as a JSON object")
     parser.add_argument("--no-wait", action="store_true", help="return once started")
-    parser.add_argument("--local", action="store_true",
-                        help="run in the local sandbox instead of AWS (no account needed)")
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="run in the local sandbox instead of AWS (no account needed)",
+    )
     parser.add_argument("--poll-seconds", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)

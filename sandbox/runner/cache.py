@@ -19,8 +19,15 @@ from datetime import UTC, datetime, timedelta
 # Default cache key attributes per step type, from the SageMaker Pipelines documentation.
 CACHE_KEY_ATTRIBUTES = {
     "Processing": ("AppSpecification", "Environment", "ProcessingInputs"),
-    "Training": ("AlgorithmSpecification", "CheckpointConfig", "DebugHookConfig",
-                 "DebugRuleConfigurations", "Environment", "HyperParameters", "InputDataConfig"),
+    "Training": (
+        "AlgorithmSpecification",
+        "CheckpointConfig",
+        "DebugHookConfig",
+        "DebugRuleConfigurations",
+        "Environment",
+        "HyperParameters",
+        "InputDataConfig",
+    ),
 }
 _DURATION = re.compile(
     r"^P?(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$",
@@ -34,8 +41,12 @@ def parse_expire_after(text: str) -> timedelta:
     if not match or not any(match.groups()):
         raise ValueError(f"invalid ExpireAfter duration {text!r}")
     years, months, weeks, days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return timedelta(days=365 * years + 30 * months + 7 * weeks + days, hours=hours,
-                     minutes=minutes, seconds=seconds)
+    return timedelta(
+        days=365 * years + 30 * months + 7 * weeks + days,
+        hours=hours,
+        minutes=minutes,
+        seconds=seconds,
+    )
 
 
 def cache_key(step_type: str, arguments: dict, digest_uri) -> str:
@@ -43,8 +54,10 @@ def cache_key(step_type: str, arguments: dict, digest_uri) -> str:
 
     def content_addressed(node):
         if isinstance(node, dict):
-            return {k: (digest_uri(v) if k == "S3Uri" and isinstance(v, str) else
-                        content_addressed(v)) for k, v in node.items()}
+            return {
+                k: (digest_uri(v) if k == "S3Uri" and isinstance(v, str) else content_addressed(v))
+                for k, v in node.items()
+            }
         if isinstance(node, list):
             return [content_addressed(item) for item in node]
         return node
@@ -69,8 +82,9 @@ class StepCache:
         self._entries: dict[tuple[str, str, str], CacheEntry] = {}
         self._lock = threading.Lock()
 
-    def lookup(self, pipeline: str, step: str, key: str, expire_after: timedelta
-               ) -> CacheEntry | None:
+    def lookup(
+        self, pipeline: str, step: str, key: str, expire_after: timedelta
+    ) -> CacheEntry | None:
         with self._lock:
             entry = self._entries.get((pipeline, step, key))
         if entry and datetime.now(UTC) - entry.finished <= expire_after:

@@ -38,7 +38,9 @@ def typed_parameters(declared: list[dict], overrides: dict[str, str]) -> dict:
     Raises StepFailed-free ValueError naming an unknown parameter or a value of wrong type.
     """
     casts: dict[str, Callable[[str], object]] = {
-        "String": str, "Integer": int, "Float": float,
+        "String": str,
+        "Integer": int,
+        "Float": float,
         "Boolean": lambda v: {"true": True, "false": False}[str(v).lower()],
     }
     by_name = {p["Name"]: p for p in declared}
@@ -58,8 +60,16 @@ def typed_parameters(declared: list[dict], overrides: dict[str, str]) -> dict:
 class PipelineExecutor:
     """Runs one execution to its end, recording every step in `state`."""
 
-    def __init__(self, definition: str, overrides: dict[str, str], state: ExecutionState,
-                 clients: dict, home: Path, cache: StepCache, environment: dict[str, str]):
+    def __init__(
+        self,
+        definition: str,
+        overrides: dict[str, str],
+        state: ExecutionState,
+        clients: dict,
+        home: Path,
+        cache: StepCache,
+        environment: dict[str, str],
+    ):
         self.definition = json.loads(definition)
         self.overrides = overrides
         self.state = state
@@ -131,8 +141,10 @@ class PipelineExecutor:
             "Model": self._model_step,
         }
         if node.type not in handlers:
-            raise StepFailed(f"step {node.name!r} has type {node.type!r}, which the sandbox "
-                             "does not run (supported: " + ", ".join(handlers) + ")")
+            raise StepFailed(
+                f"step {node.name!r} has type {node.type!r}, which the sandbox "
+                "does not run (supported: " + ", ".join(handlers) + ")"
+            )
         self.state.step(node.name, node.type, "Executing")
         try:
             metadata = handlers[node.type](node, context)
@@ -148,15 +160,17 @@ class PipelineExecutor:
         cache_config = node.definition.get("CacheConfig") or {}
         key = None
         if cache_config.get("Enabled"):
-            key = cache_key(node.type, arguments,
-                            lambda uri: s3_transfer.content_digest(self.s3, uri))
+            key = cache_key(
+                node.type, arguments, lambda uri: s3_transfer.content_digest(self.s3, uri)
+            )
             expire = parse_expire_after(cache_config.get("ExpireAfter", "P30D"))
             hit = self.cache.lookup(self.state.pipeline_name, node.name, key, expire)
             if hit:
                 context.properties[node.name] = hit.properties
                 context.property_files[node.name] = hit.property_files
-                self.state.step(node.name, node.type, "Executing",
-                                cache_source_arn=hit.execution_arn)
+                self.state.step(
+                    node.name, node.type, "Executing", cache_source_arn=hit.execution_arn
+                )
                 return {job_kind: {"Arn": hit.properties[f"{job_kind}Arn"]}}
 
         job_name = f"pipelines-{self.state.execution_id}-{node.name}"[:63]
@@ -181,8 +195,12 @@ class PipelineExecutor:
         context.properties[node.name] = properties
         context.property_files[node.name] = property_files
         if key:
-            self.cache.store(self.state.pipeline_name, node.name, key, CacheEntry(
-                properties, property_files, self.state.arn, datetime.now(UTC)))
+            self.cache.store(
+                self.state.pipeline_name,
+                node.name,
+                key,
+                CacheEntry(properties, property_files, self.state.arn, datetime.now(UTC)),
+            )
         return {job_kind: {"Arn": job.arn}}
 
     def _read_property_files(self, node: StepNode, properties: dict) -> dict:
@@ -191,14 +209,17 @@ class PipelineExecutor:
         for spec in node.definition.get("PropertyFiles", []):
             output = next((o for o in outputs if o["OutputName"] == spec["OutputName"]), None)
             if output is None:
-                raise StepFailed(f"property file {spec['PropertyFileName']!r} names unknown "
-                                 f"output {spec['OutputName']!r}")
+                raise StepFailed(
+                    f"property file {spec['PropertyFileName']!r} names unknown "
+                    f"output {spec['OutputName']!r}"
+                )
             uri = f"{output['S3Output']['S3Uri'].rstrip('/')}/{spec['FilePath']}"
             try:
                 files[spec["PropertyFileName"]] = s3_transfer.read_json(self.s3, uri)
             except (ClientError, json.JSONDecodeError) as err:
-                raise StepFailed(f"property file {spec['PropertyFileName']!r} at {uri}: "
-                                 f"{err}") from None
+                raise StepFailed(
+                    f"property file {spec['PropertyFileName']!r} at {uri}: {err}"
+                ) from None
         return files
 
     def _condition_step(self, node: StepNode, context: Context) -> dict:

@@ -55,8 +55,12 @@ def walk(value: Any, path: str, what: str) -> Any:
     """
     for token in _tokens(path):
         if isinstance(value, list) and isinstance(token, str):
-            matches = [item for item in value if isinstance(item, dict) and token in
-                       {v for k, v in item.items() if k.endswith("Name")}]
+            matches = [
+                item
+                for item in value
+                if isinstance(item, dict)
+                and token in {v for k, v in item.items() if k.endswith("Name")}
+            ]
             if not matches:
                 raise ExpressionError(f"{what}: no element named {token!r}")
             value = matches[0]
@@ -154,8 +158,9 @@ def evaluate_condition(condition: dict, context: Context) -> bool:
     """Evaluate one condition of a ConditionStep (every type SDK v3 emits)."""
     kind = condition["Type"]
     if kind in _COMPARISONS:
-        left, right = _comparable(resolve(condition["LeftValue"], context),
-                                  resolve(condition["RightValue"], context))
+        left, right = _comparable(
+            resolve(condition["LeftValue"], context), resolve(condition["RightValue"], context)
+        )
         return _COMPARISONS[kind](left, right)
     if kind == "In":
         query = resolve(condition["QueryValue"], context)

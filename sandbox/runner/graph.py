@@ -75,8 +75,9 @@ def build_graph(definition: dict) -> dict[str, StepNode]:
     for node in nodes.values():
         unknown = node.upstream - set(nodes)
         if unknown:
-            raise DefinitionError(f"step {node.name!r} refers to unknown step(s): "
-                                  f"{', '.join(sorted(unknown))}")
+            raise DefinitionError(
+                f"step {node.name!r} refers to unknown step(s): {', '.join(sorted(unknown))}"
+            )
     run_order(nodes)  # raises on a cycle
     return nodes
 

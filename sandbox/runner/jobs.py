@@ -66,8 +66,9 @@ def run_logged(command: list[str], env: dict[str, str], cwd: Path, log_path: Pat
     with log_path.open("w") as log:
         log.write(f"$ {shlex.join(command)}\n")
         log.flush()
-        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log,
-                                   stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(
+            command, env=env, cwd=cwd, stdout=log, stderr=subprocess.PIPE, text=True
+        )
         assert process.stderr is not None
         for line in process.stderr:
             log.write(line)
@@ -91,18 +92,30 @@ def run_processing(job: Job) -> dict:
         job.host_path(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
 
     app = request["AppSpecification"]
-    command = _python([job.rewrite(a) for a in
-                       app.get("ContainerEntrypoint", []) + app.get("ContainerArguments", [])])
-    env = {**job.base_environment,
-           **{k: job.rewrite(str(v)) for k, v in request.get("Environment", {}).items()}}
+    command = _python(
+        [
+            job.rewrite(a)
+            for a in app.get("ContainerEntrypoint", []) + app.get("ContainerArguments", [])
+        ]
+    )
+    env = {
+        **job.base_environment,
+        **{k: job.rewrite(str(v)) for k, v in request.get("Environment", {}).items()},
+    }
     run_logged(command, env, job.host_path("/opt/ml/processing"), job.log_path)
 
     for item in outputs:
         s3_output = item["S3Output"]
-        s3_transfer.upload_directory(job.s3, job.host_path(s3_output["LocalPath"]),
-                                     s3_output["S3Uri"])
-    return {**request, "ProcessingJobName": job.name, "ProcessingJobArn": job.arn,
-            "ProcessingJobStatus": "Completed", "ExitMessage": ""}
+        s3_transfer.upload_directory(
+            job.s3, job.host_path(s3_output["LocalPath"]), s3_output["S3Uri"]
+        )
+    return {
+        **request,
+        "ProcessingJobName": job.name,
+        "ProcessingJobArn": job.arn,
+        "ProcessingJobStatus": "Completed",
+        "ExitMessage": "",
+    }
 
 
 def _hyperparameter_value(value: str):
@@ -124,8 +137,9 @@ def _cli_arguments(hyperparameters: dict) -> list[str]:
 
 def _training_environment(job: Job, channels: list[str], source: dict) -> dict[str, str]:
     """The SM_* variables SDK v3's environment.py sets, with paths in the job folder."""
-    hyperparameters = {k: _hyperparameter_value(v)
-                       for k, v in job.request.get("HyperParameters", {}).items()}
+    hyperparameters = {
+        k: _hyperparameter_value(v) for k, v in job.request.get("HyperParameters", {}).items()
+    }
     data_dir = job.host_path("/opt/ml/input/data")
     env = {
         "SM_MODEL_DIR": str(job.host_path("/opt/ml/model")),
@@ -149,8 +163,12 @@ def _training_environment(job: Job, channels: list[str], source: dict) -> dict[s
         "TRAINING_JOB_NAME": job.name,
     }
     env.update({f"SM_CHANNEL_{c.upper()}": str(data_dir / c) for c in channels})
-    env.update({f"SM_HP_{k.upper()}": json.dumps(v) if not isinstance(v, str) else v
-                for k, v in hyperparameters.items()})
+    env.update(
+        {
+            f"SM_HP_{k.upper()}": json.dumps(v) if not isinstance(v, str) else v
+            for k, v in hyperparameters.items()
+        }
+    )
     return env
 
 
@@ -191,8 +209,10 @@ def run_training(job: Job) -> dict:
     request = job.request
     channels = [c["ChannelName"] for c in request.get("InputDataConfig", [])]
     if "sm_drivers" not in channels:
-        raise JobFailed("only SDK v3 ModelTrainer script mode (an sm_drivers channel) runs "
-                        "locally; this training job has none")
+        raise JobFailed(
+            "only SDK v3 ModelTrainer script mode (an sm_drivers channel) runs "
+            "locally; this training job has none"
+        )
     data_dir = job.host_path("/opt/ml/input/data")
     for channel in request["InputDataConfig"]:
         source = channel["DataSource"].get("S3DataSource")
@@ -207,8 +227,11 @@ def run_training(job: Job) -> dict:
         job.host_path(folder).mkdir(parents=True, exist_ok=True)
 
     hyperparameters = request.get("HyperParameters", {})
-    env = {**job.base_environment, **_training_environment(job, channels, source_code),
-           **{k: job.rewrite(str(v)) for k, v in request.get("Environment", {}).items()}}
+    env = {
+        **job.base_environment,
+        **_training_environment(job, channels, source_code),
+        **{k: job.rewrite(str(v)) for k, v in request.get("Environment", {}).items()},
+    }
     code_dir = data_dir / "code" if "code" in channels else data_dir / "sm_drivers"
     run_logged(_training_command(source_code, hyperparameters), env, code_dir, job.log_path)
 

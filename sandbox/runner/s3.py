@@ -27,8 +27,13 @@ def list_objects(s3, uri: str) -> list[dict]:
         objects.extend(page.get("Contents", []))
     # S3Prefix "a/b" matches "a/b/c" and "a/b" itself, not "a/bc".
     return sorted(
-        (o for o in objects if o["Key"] == prefix or o["Key"].startswith(prefix.rstrip("/") + "/")
-         or prefix.endswith("/")),
+        (
+            o
+            for o in objects
+            if o["Key"] == prefix
+            or o["Key"].startswith(prefix.rstrip("/") + "/")
+            or prefix.endswith("/")
+        ),
         key=lambda o: o["Key"],
     )
 
@@ -45,7 +50,7 @@ def download_prefix(s3, uri: str, destination: Path) -> int:
         raise S3Error(f"no object found at {uri}")
     destination.mkdir(parents=True, exist_ok=True)
     for obj in objects:
-        relative = obj["Key"][len(prefix):].lstrip("/") or Path(obj["Key"]).name
+        relative = obj["Key"][len(prefix) :].lstrip("/") or Path(obj["Key"]).name
         target = destination / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         s3.download_file(bucket, obj["Key"], str(target))
@@ -66,7 +71,7 @@ def upload_directory(s3, source: Path, uri: str) -> list[str]:
 def content_digest(s3, uri: str) -> str:
     """A digest of what is under `uri`: relative keys and their ETags (content hashes)."""
     _, prefix = split_uri(uri)
-    listing = [(o["Key"][len(prefix):], o["ETag"]) for o in list_objects(s3, uri)]
+    listing = [(o["Key"][len(prefix) :], o["ETag"]) for o in list_objects(s3, uri)]
     return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
 
 

@@ -155,7 +155,7 @@ def test_final_status_maps_to_exit_code(status, code, capsys):
 
 
 def test_failed_execution_exits_1_through_main(bucket, monkeypatch, capsys):
-    def failed(client, arn, **_):
+    def failed(client, arn, *_args, **_kwargs):
         return ExecutionResult(
             arn=arn, status="Failed", failed_steps=[("Preprocess", "InputError: file is empty")]
         )

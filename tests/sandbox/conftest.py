@@ -1,0 +1,37 @@
+"""One sandbox for the session; `run-pipeline --local` finds it through SANDBOX_HOME."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from pipelines import run_pipeline
+
+from sandbox import Sandbox
+
+
+@pytest.fixture(name="sandbox", scope="session")
+def fixture_sandbox(tmp_path_factory) -> Iterator[Sandbox]:
+    with Sandbox(home=tmp_path_factory.mktemp("sandbox-home")) as running:
+        yield running
+
+
+@pytest.fixture(name="run_local")
+def fixture_run_local(sandbox: Sandbox, monkeypatch, capsys):
+    """`run-pipeline --local` in this process; returns (exit code, stdout, stderr)."""
+    monkeypatch.setenv("SANDBOX_HOME", str(sandbox.home))
+
+    def run(pipeline: str, *extra: str) -> tuple[int, str, str]:
+        kwargs = {
+            "pipeline_name": pipeline,
+            "model_package_group_name": f"{pipeline}-group",
+            "base_job_prefix": pipeline,
+        }
+        code = run_pipeline.main(
+            ["--local", "-n", "pipelines.churn.pipeline", "--kwargs", json.dumps(kwargs), *extra]
+        )
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

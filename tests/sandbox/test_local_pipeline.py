@@ -1,0 +1,242 @@
+"""`run-pipeline --local`: the churn definition executed end to end in the sandbox."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from pipelines.churn.generate_data import write_churn_csv
+
+from sandbox.constants import DEFAULT_BUCKET
+from sandbox.runner.s3 import read_json
+
+HAPPY = "churn-happy"
+
+
+def _steps(sagemaker, arn: str) -> dict[str, dict]:
+    steps = sagemaker.list_pipeline_execution_steps(
+        PipelineExecutionArn=arn, SortOrder="Ascending"
+    )["PipelineExecutionSteps"]
+    return {s["StepName"]: s for s in steps}
+
+
+def _latest_execution(sagemaker, pipeline: str) -> str:
+    summaries = sagemaker.list_pipeline_executions(PipelineName=pipeline)[
+        "PipelineExecutionSummaries"
+    ]
+    return max(summaries, key=lambda s: s["StartTime"])["PipelineExecutionArn"]
+
+
+def _packages(sagemaker, group: str) -> list[dict]:
+    try:
+        return sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
+    except sagemaker.exceptions.ClientError:
+        return []
+
+
+@pytest.fixture(name="happy_run", scope="module")
+def fixture_happy_run(sandbox, tmp_path_factory):
+    """The first full run of the pipeline, shared by the tests that inspect it."""
+    from pipelines import run_pipeline
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SANDBOX_HOME", str(sandbox.home))
+    kwargs = {
+        "pipeline_name": HAPPY,
+        "model_package_group_name": f"{HAPPY}-group",
+        "base_job_prefix": HAPPY,
+    }
+    try:
+        code = run_pipeline.main(
+            ["--local", "-n", "pipelines.churn.pipeline", "--kwargs", json.dumps(kwargs)]
+        )
+    finally:
+        mp.undo()
+    sagemaker = sandbox.client("sagemaker")
+    return code, _latest_execution(sagemaker, HAPPY)
+
+
+def test_full_run_registers_a_pending_package_with_metrics(happy_run, sandbox):
+    code, arn = happy_run
+    assert code == 0
+    sagemaker = sandbox.client("sagemaker")
+    assert (
+        sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"]
+        == "Succeeded"
+    )
+    steps = _steps(sagemaker, arn)
+    assert list(steps) == ["Preprocess", "Train", "Evaluate", "CheckEvaluation", "Register"]
+    assert {s["StepStatus"] for s in steps.values()} == {"Succeeded"}
+    assert steps["CheckEvaluation"]["Metadata"]["Condition"]["Outcome"] == "True"
+
+    [package] = _packages(sagemaker, f"{HAPPY}-group")
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert steps["Register"]["Metadata"]["RegisterModel"]["Arn"] == package["ModelPackageArn"]
+    described = sagemaker.describe_model_package(ModelPackageName=package["ModelPackageArn"])
+    container = described["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"].endswith("/output/model.tar.gz")
+    metrics_uri = described["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+    report = read_json(sandbox.client("s3"), metrics_uri)["binary_classification_metrics"]
+    for name in ("accuracy", "precision", "recall", "f1", "auc"):
+        assert 0 <= report[name]["value"] <= 1, name
+    assert report["auc"]["value"] >= 0.8  # it passed the dev gate
+
+
+def test_outputs_are_under_the_execution_id(happy_run, sandbox):
+    _, arn = happy_run
+    execution_id = arn.rsplit("/", 1)[-1]
+    keys = [
+        o["Key"]
+        for o in sandbox.client("s3").list_objects_v2(
+            Bucket=DEFAULT_BUCKET, Prefix=f"{HAPPY}/{execution_id}/"
+        )["Contents"]
+    ]
+    assert f"{HAPPY}/{execution_id}/preprocess/train/train.csv" in keys
+    assert f"{HAPPY}/{execution_id}/evaluation/evaluation.json" in keys
+
+
+def test_cached_rerun_skips_preprocess_and_train(happy_run, run_local, sandbox):
+    code, out, _ = run_local(HAPPY)
+    assert code == 0
+    sagemaker = sandbox.client("sagemaker")
+    first_arn = happy_run[1]
+    steps = _steps(sagemaker, _latest_execution(sagemaker, HAPPY))
+    for name in ("Preprocess", "Train"):
+        assert steps[name]["CacheHitResult"]["SourcePipelineExecutionArn"] == first_arn
+        assert f"{name:<18} Succeeded (cached)" in out
+    assert "CacheHitResult" not in steps["Evaluate"]
+    versions = sorted(p["ModelPackageVersion"] for p in _packages(sagemaker, f"{HAPPY}-group"))
+    assert versions == [1, 2]
+
+
+def test_unmet_threshold_fails_with_metric_and_threshold(run_local, sandbox):
+    code, out, _ = run_local("churn-gate", "--parameters", '{"MinRocAuc": 0.999}')
+    assert code == 1
+    assert "is below the threshold MinRocAuc = 0.999" in out
+    sagemaker = sandbox.client("sagemaker")
+    arn = _latest_execution(sagemaker, "churn-gate")
+    described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
+    assert described["PipelineExecutionStatus"] == "Failed"
+    fail = _steps(sagemaker, arn)["Fail"]
+    assert fail["StepStatus"] == "Failed"
+    auc = float(fail["FailureReason"].split()[3])
+    assert 0.5 < auc < 0.999
+    assert "Register" not in _steps(sagemaker, arn)
+    assert _packages(sagemaker, "churn-gate-group") == []
+
+
+def test_crashing_step_fails_the_run_and_stops_there(run_local, sandbox, tmp_path):
+    corrupt = tmp_path / "corrupt.csv"
+    corrupt.write_text("customer_id,age,churn\nC1,abc,1\n")
+    sandbox.client("s3").upload_file(str(corrupt), DEFAULT_BUCKET, "corrupt/churn.csv")
+    code, out, _ = run_local(
+        "churn-crash",
+        "--parameters",
+        json.dumps({"InputDataUri": f"s3://{DEFAULT_BUCKET}/corrupt/"}),
+    )
+    assert code == 1
+    sagemaker = sandbox.client("sagemaker")
+    arn = _latest_execution(sagemaker, "churn-crash")
+    steps = _steps(sagemaker, arn)
+    assert list(steps) == ["Preprocess"]
+    reason = steps["Preprocess"]["FailureReason"]
+    assert reason.startswith("InputError: churn.csv: missing column(s): tenure_months")
+    assert (
+        sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineExecutionStatus"]
+        == "Failed"
+    )
+    assert f"Failed step: Preprocess: {reason}" in out
+    assert "--- last lines of" in out and "Preprocess.log" in out
+    assert _packages(sagemaker, "churn-crash-group") == []
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ('{"MinRocAuc": "high"}', "parameter 'MinRocAuc' must be a Float"),
+        ('{"Threshold": 0.5}', "unknown pipeline parameter 'Threshold'"),
+    ],
+)
+def test_bad_parameter_override_is_a_usage_error(parameters, message, run_local, sandbox):
+    code, _, err = run_local("churn-usage", "--parameters", parameters)
+    assert code == 2
+    assert err.strip().splitlines() == [f"run-pipeline: {err.strip().split(': ', 1)[1]}"]
+    assert message in err
+    names = [
+        p["PipelineName"] for p in sandbox.client("sagemaker").list_pipelines()["PipelineSummaries"]
+    ]
+    assert "churn-usage" not in names
+
+
+def _wait(sagemaker, arns: list[str], timeout: float = 300) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = {
+            arn: sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)[
+                "PipelineExecutionStatus"
+            ]
+            for arn in arns
+        }
+        if all(s in ("Succeeded", "Failed", "Stopped") for s in status.values()):
+            return status
+        time.sleep(0.5)
+    raise TimeoutError(arns)
+
+
+def test_two_executions_at_once_use_disjoint_prefixes(happy_run, sandbox, tmp_path):
+    """The definition exactly as rendered, started twice at once with different data."""
+    sagemaker, s3 = sandbox.client("sagemaker"), sandbox.client("s3")
+    definition = sagemaker.describe_pipeline(PipelineName=HAPPY)["PipelineDefinition"]
+    sagemaker.create_pipeline(
+        PipelineName="churn-twins",
+        PipelineDefinition=definition,
+        RoleArn="arn:aws:iam::123456789012:role/r",
+    )
+    arns = []
+    for seed in (11, 12):
+        path = write_churn_csv(tmp_path / f"{seed}.csv", 3_000, seed=seed)
+        s3.upload_file(str(path), DEFAULT_BUCKET, f"twins/{seed}/churn.csv")
+        arns.append(
+            sagemaker.start_pipeline_execution(
+                PipelineName="churn-twins",
+                PipelineParameters=[
+                    {"Name": "InputDataUri", "Value": f"s3://{DEFAULT_BUCKET}/twins/{seed}/"}
+                ],
+            )["PipelineExecutionArn"]
+        )
+    assert set(_wait(sagemaker, arns).values()) == {"Succeeded"}
+    uris = set()
+    for arn in arns:
+        register = _steps(sagemaker, arn)["Register"]["Metadata"]["RegisterModel"]["Arn"]
+        package = sagemaker.describe_model_package(ModelPackageName=register)
+        uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+        assert f"/{arn.rsplit('/', 1)[-1]}/evaluation/" in uri
+        uris.add(uri)
+    assert len(uris) == 2
+    assert len(_packages(sagemaker, f"{HAPPY}-group")) >= 3
+
+
+def test_unsupported_step_type_fails_fast_naming_it(sandbox):
+    sagemaker = sandbox.client("sagemaker")
+    definition = {
+        "Version": "2020-12-01",
+        "Parameters": [],
+        "Steps": [
+            {
+                "Name": "Notify",
+                "Type": "Lambda",
+                "Arguments": {},
+                "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            }
+        ],
+    }
+    sagemaker.create_pipeline(
+        PipelineName="churn-lambda",
+        PipelineDefinition=json.dumps(definition),
+        RoleArn="arn:aws:iam::123456789012:role/r",
+    )
+    arn = sagemaker.start_pipeline_execution(PipelineName="churn-lambda")["PipelineExecutionArn"]
+    assert _wait(sagemaker, [arn])[arn] == "Failed"
+    reason = _steps(sagemaker, arn)["Notify"]["FailureReason"]
+    assert "step 'Notify' has type 'Lambda'" in reason
