@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.clients import sandbox_client
 from sandbox.constants import client_environment, sandbox_home
 from sandbox.server import Sandbox
 
@@ -39,17 +40,7 @@ class RunningSandbox:
         return client_environment(self.endpoint_url)
 
     def client(self, service: str):
-        import boto3
-
-        env = self.environment
-        return boto3.client(
-            service,
-            region_name=env["AWS_DEFAULT_REGION"],
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=env["AWS_SESSION_TOKEN"],
-        )
+        return sandbox_client(service, self.endpoint_url)
 
 
 def _alive(pid: int) -> bool:

@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+from sandbox.clients import sandbox_client
 from sandbox.constants import client_environment
 from sandbox.executions import ExecutionState, moto_execution_request
 from sandbox.runner.cache import StepCache
@@ -134,19 +135,7 @@ class PipelinesService:
         thread.start()
 
     def _clients(self) -> dict:
-        import boto3
-
-        env = client_environment(self.endpoint_url)
-        session = boto3.Session(
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=env["AWS_SESSION_TOKEN"],
-            region_name=env["AWS_DEFAULT_REGION"],
-        )
-        return {
-            name: session.client(name, endpoint_url=self.endpoint_url)
-            for name in ("s3", "sagemaker")
-        }
+        return {name: sandbox_client(name, self.endpoint_url) for name in ("s3", "sagemaker")}
 
     def wait_for_executions(self, timeout: float | None = None) -> None:
         """Block until every execution started so far has ended."""

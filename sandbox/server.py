@@ -21,6 +21,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from sandbox.clients import sandbox_client
 from sandbox.constants import HOST, client_environment, sandbox_home
 from sandbox.pipelines_service import PipelinesService
 
@@ -96,17 +97,7 @@ class Sandbox:
         self._server = self._thread = None
 
     def client(self, service: str):
-        import boto3
-
-        env = self.environment
-        return boto3.client(
-            service,
-            region_name=env["AWS_DEFAULT_REGION"],
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=env["AWS_SESSION_TOKEN"],
-        )
+        return sandbox_client(service, self.endpoint_url)
 
     def export(self) -> dict[str, str | None]:
         """Point this process's boto3 at the sandbox; returns the previous values."""

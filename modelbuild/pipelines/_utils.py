@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import importlib
 import json
@@ -87,6 +88,18 @@ def get_pipeline_driver(module_name: str, kwargs: dict):
         return module.get_pipeline(**kwargs)
     except TypeError as err:
         raise UsageError(f"get_pipeline() rejected --kwargs: {err}") from None
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The module and kwargs flags both CLIs share, with the seed's single-dash spellings."""
+    parser.add_argument(
+        "-n",
+        "--module-name",
+        required=True,
+        help="module defining get_pipeline, e.g. pipelines.churn.pipeline",
+    )
+    parser.add_argument("-kwargs", "--kwargs", help="get_pipeline arguments (JSON or Python dict)")
+    parser.add_argument("--log-level", default="WARNING")
 
 
 def configure_logging(level: str) -> None:

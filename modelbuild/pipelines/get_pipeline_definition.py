@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pipelines._utils import (
     UsageError,
+    add_common_arguments,
     configure_logging,
     get_pipeline_driver,
     parse_mapping,
@@ -44,15 +45,8 @@ def render_definition(module_name: str, kwargs: dict) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Render a SageMaker pipeline definition.")
-    parser.add_argument(
-        "-n",
-        "--module-name",
-        required=True,
-        help="module defining get_pipeline, e.g. pipelines.churn.pipeline",
-    )
+    add_common_arguments(parser)
     parser.add_argument("-f", "--file-name", help="write here instead of to stdout")
-    parser.add_argument("-kwargs", "--kwargs", help="get_pipeline arguments (JSON or Python dict)")
-    parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
 
 

@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pipelines._utils import (
     UsageError,
+    add_common_arguments,
     configure_logging,
     get_pipeline_driver,
     parse_mapping,
@@ -118,17 +119,11 @@ def execute(args, kwargs: dict, overrides: dict, tags: list, role_arn: str, sand
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Create/update and run a SageMaker pipeline.")
-    parser.add_argument(
-        "-n",
-        "--module-name",
-        required=True,
-        help="module defining get_pipeline, e.g. pipelines.churn.pipeline",
-    )
+    add_common_arguments(parser)
     parser.add_argument(
         "-role-arn", "--role-arn", dest="role_arn", help="role the pipeline runs as"
     )
     parser.add_argument("-tags", "--tags", help="JSON list of {Key, Value} tags")
-    parser.add_argument("-kwargs", "--kwargs", help="get_pipeline arguments (JSON/Python dict)")
     parser.add_argument("-description", "--description", help="pipeline description")
     parser.add_argument("--parameters", help="execution parameter overrides as a JSON object")
     parser.add_argument("--no-wait", action="store_true", help="return once started")
@@ -138,7 +133,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run in the local sandbox instead of AWS (no account needed)",
     )
     parser.add_argument("--poll-seconds", type=float, help=argparse.SUPPRESS)
-    parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
 
 

@@ -35,7 +35,7 @@ class StepFailed(Exception):
 def typed_parameters(declared: list[dict], overrides: dict[str, str]) -> dict:
     """Parameter values: defaults, overridden by the (string) values the execution got.
 
-    Raises StepFailed-free ValueError naming an unknown parameter or a value of wrong type.
+    Raises ValueError naming an unknown parameter or a value of the wrong type.
     """
     casts: dict[str, Callable[[str], object]] = {
         "String": str,
@@ -89,7 +89,11 @@ class PipelineExecutor:
             self._run()
         except Exception as err:  # the service thread must always end the execution
             logger.exception("sandbox runner crashed on %s", self.state.arn)
-            self.state.set_status("Failed", f"sandbox runner error: {err}")
+            reason = f"sandbox runner error: {err!r}"
+            for record in list(self.state.steps.values()):
+                if record.status == "Executing":
+                    self.state.step(record.name, record.type, "Failed", failure_reason=reason)
+            self.state.set_status("Failed", reason)
 
     def _run(self) -> None:
         try:

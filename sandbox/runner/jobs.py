@@ -66,9 +66,12 @@ def run_logged(command: list[str], env: dict[str, str], cwd: Path, log_path: Pat
     with log_path.open("w") as log:
         log.write(f"$ {shlex.join(command)}\n")
         log.flush()
-        process = subprocess.Popen(
-            command, env=env, cwd=cwd, stdout=log, stderr=subprocess.PIPE, text=True
-        )
+        try:
+            process = subprocess.Popen(
+                command, env=env, cwd=cwd, stdout=log, stderr=subprocess.PIPE, text=True
+            )
+        except OSError as err:
+            raise JobFailed(f"cannot start {command[0]!r}: {err.strerror}") from None
         assert process.stderr is not None
         for line in process.stderr:
             log.write(line)
@@ -102,7 +105,8 @@ def run_processing(job: Job) -> dict:
         **job.base_environment,
         **{k: job.rewrite(str(v)) for k, v in request.get("Environment", {}).items()},
     }
-    run_logged(command, env, job.host_path("/opt/ml/processing"), job.log_path)
+    job.folder.mkdir(parents=True, exist_ok=True)
+    run_logged(command, env, job.folder, job.log_path)
 
     for item in outputs:
         s3_output = item["S3Output"]

@@ -22,10 +22,10 @@ def fixture_run_local(sandbox: Sandbox, monkeypatch, capsys):
     """`run-pipeline --local` in this process; returns (exit code, stdout, stderr)."""
     monkeypatch.setenv("SANDBOX_HOME", str(sandbox.home))
 
-    def run(pipeline: str, *extra: str) -> tuple[int, str, str]:
+    def run(pipeline: str, *extra: str, group: str | None = None) -> tuple[int, str, str]:
         kwargs = {
             "pipeline_name": pipeline,
-            "model_package_group_name": f"{pipeline}-group",
+            "model_package_group_name": group or f"{pipeline}-group",
             "base_job_prefix": pipeline,
         }
         code = run_pipeline.main(

@@ -110,20 +110,25 @@ def test_cached_rerun_skips_preprocess_and_train(happy_run, run_local, sandbox):
     assert versions == [1, 2]
 
 
-def test_unmet_threshold_fails_with_metric_and_threshold(run_local, sandbox):
-    code, out, _ = run_local("churn-gate", "--parameters", '{"MinRocAuc": 0.999}')
+def test_unmet_threshold_fails_with_metric_and_threshold(happy_run, run_local, sandbox):
+    # The happy pipeline again (its Preprocess and Train come from the cache), registering
+    # into a group of its own so that "nothing registered" is visible.
+    code, out, _ = run_local(HAPPY, "--parameters", '{"MinRocAuc": 0.999}', group="gate-group")
     assert code == 1
     assert "is below the threshold MinRocAuc = 0.999" in out
     sagemaker = sandbox.client("sagemaker")
-    arn = _latest_execution(sagemaker, "churn-gate")
+    arn = _latest_execution(sagemaker, HAPPY)
     described = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)
     assert described["PipelineExecutionStatus"] == "Failed"
-    fail = _steps(sagemaker, arn)["Fail"]
+    assert "Fail" in described["FailureReason"]
+    steps = _steps(sagemaker, arn)
+    assert steps["CheckEvaluation"]["Metadata"]["Condition"]["Outcome"] == "False"
+    fail = steps["Fail"]
     assert fail["StepStatus"] == "Failed"
     auc = float(fail["FailureReason"].split()[3])
     assert 0.5 < auc < 0.999
-    assert "Register" not in _steps(sagemaker, arn)
-    assert _packages(sagemaker, "churn-gate-group") == []
+    assert "Register" not in steps
+    assert _packages(sagemaker, "gate-group") == []
 
 
 def test_crashing_step_fails_the_run_and_stops_there(run_local, sandbox, tmp_path):
@@ -188,6 +193,9 @@ def test_two_executions_at_once_use_disjoint_prefixes(happy_run, sandbox, tmp_pa
     """The definition exactly as rendered, started twice at once with different data."""
     sagemaker, s3 = sandbox.client("sagemaker"), sandbox.client("s3")
     definition = sagemaker.describe_pipeline(PipelineName=HAPPY)["PipelineDefinition"]
+    register = json.loads(definition)["Steps"][3]["Arguments"]["IfSteps"][0]["Arguments"]
+    group = register["ModelPackageGroupName"]
+    before = len(_packages(sagemaker, group))
     sagemaker.create_pipeline(
         PipelineName="churn-twins",
         PipelineDefinition=definition,
@@ -214,7 +222,7 @@ def test_two_executions_at_once_use_disjoint_prefixes(happy_run, sandbox, tmp_pa
         assert f"/{arn.rsplit('/', 1)[-1]}/evaluation/" in uri
         uris.add(uri)
     assert len(uris) == 2
-    assert len(_packages(sagemaker, f"{HAPPY}-group")) >= 3
+    assert len(_packages(sagemaker, group)) == before + 2
 
 
 def test_unsupported_step_type_fails_fast_naming_it(sandbox):

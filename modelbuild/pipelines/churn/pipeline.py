@@ -69,6 +69,19 @@ def get_pipeline_session(region: str, default_bucket: str | None) -> PipelineSes
     )
 
 
+def sklearn_image(region: str, scope: str, instance_type: str) -> str:
+    """The SageMaker scikit-learn framework image (processing and training use the training
+    image; the model package the inference one)."""
+    return image_uris.retrieve(
+        framework="sklearn",
+        region=region,
+        version=SKLEARN_VERSION,
+        py_version="py3",
+        image_scope=scope,
+        instance_type=instance_type,
+    )
+
+
 def _retry_policies() -> list:
     """Retry throttling and capacity errors, which are transient; never the script's own."""
     return [
@@ -157,14 +170,7 @@ def get_pipeline(
     def run_uri(*parts: str) -> Join:
         return Join(on="/", values=[run_prefix, *parts])
 
-    processing_image = image_uris.retrieve(
-        framework="sklearn",
-        region=region,
-        version=SKLEARN_VERSION,
-        py_version="py3",
-        image_scope="training",
-        instance_type=config.processing_instance_type,
-    )
+    processing_image = sklearn_image(region, "training", config.processing_instance_type)
 
     def processor(job: str) -> ScriptProcessor:
         return ScriptProcessor(
@@ -208,14 +214,7 @@ def get_pipeline(
     }
 
     # 2. Train: script mode on the scikit-learn image.
-    training_image = image_uris.retrieve(
-        framework="sklearn",
-        region=region,
-        version=SKLEARN_VERSION,
-        py_version="py3",
-        image_scope="training",
-        instance_type=config.training_instance_type,
-    )
+    training_image = sklearn_image(region, "training", config.training_instance_type)
     trainer = ModelTrainer(
         training_image=training_image,
         source_code=SourceCode(source_dir=str(STEPS_DIR / "training"), entry_script="train.py"),
@@ -278,14 +277,7 @@ def get_pipeline(
     )
 
     # 5. Register: the model package, with the evaluation attached as model quality metrics.
-    inference_image = image_uris.retrieve(
-        framework="sklearn",
-        region=region,
-        version=SKLEARN_VERSION,
-        py_version="py3",
-        image_scope="inference",
-        instance_type="ml.m5.large",
-    )
+    inference_image = sklearn_image(region, "inference", "ml.m5.large")
     model_builder = ModelBuilder(
         s3_model_data_url=model_data,
         image_uri=inference_image,
