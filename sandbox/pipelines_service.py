@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape
 
 from sandbox.clients import sandbox_client
 from sandbox.constants import client_environment
+from sandbox.endpoint_runtime import EndpointRuntime
 from sandbox.executions import ExecutionState, moto_execution_request
 from sandbox.runner.cache import StepCache
 from sandbox.runner.executor import PipelineExecutor
@@ -33,6 +34,7 @@ class PipelinesService:
 
     def __init__(self, moto_app, endpoint_url: str, home: Path):
         self.moto_app = moto_app
+        self.runtime = EndpointRuntime(endpoint_url, home)
         self.endpoint_url = endpoint_url
         self.home = home
         self.cache = StepCache()
@@ -44,6 +46,8 @@ class PipelinesService:
 
     def __call__(self, environ: dict, start_response):
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if self.runtime.handles(environ):
+            return self.runtime(environ, start_response)
         if not target.startswith(TARGET_PREFIX):
             if _is_iam_simulation(environ):
                 return _allow_everything(self._read_body(environ), start_response)
@@ -58,6 +62,9 @@ class PipelinesService:
                 self._launch(json.loads(payload)["PipelineExecutionArn"])
             start_response(status, headers)
             return [payload]
+        if action == "DescribeEndpoint":
+            self.runtime.check(json.loads(body or b"{}").get("EndpointName", ""))
+            return self._call_moto_through(environ, body, start_response)
         if action == "DescribePipelineExecution":
             status, headers, payload = self._call_moto(environ, body)
             payload = self._with_failure_reason(status, payload)
@@ -71,6 +78,10 @@ class PipelinesService:
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)  # let moto read it again
         return body
+
+    def _call_moto_through(self, environ: dict, body: bytes, start_response):
+        environ["wsgi.input"] = io.BytesIO(body)
+        return self.moto_app(environ, start_response)
 
     def _call_moto(self, environ: dict, body: bytes) -> tuple[str, list, bytes]:
         environ["wsgi.input"] = io.BytesIO(body)

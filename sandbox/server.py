@@ -21,6 +21,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from sandbox import moto_fixes
 from sandbox.clients import sandbox_client
 from sandbox.constants import HOST, client_environment, sandbox_home
 from sandbox.pipelines_service import PipelinesService
@@ -69,6 +70,7 @@ class Sandbox:
         return client_environment(self.endpoint_url)
 
     def start(self) -> Sandbox:
+        moto_fixes.apply()
         self.home.mkdir(parents=True, exist_ok=True)
         moto_app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(

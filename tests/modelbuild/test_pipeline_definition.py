@@ -81,7 +81,7 @@ def test_dependency_graph(definition):
         "Train": ["Preprocess"],
         "Evaluate": ["Preprocess", "Train"],
         "CheckEvaluation": ["Evaluate"],
-        "Register": ["Evaluate", "Train"],
+        "Register": ["Evaluate", "Preprocess", "Train"],
         "Fail": ["Evaluate"],
     }
 

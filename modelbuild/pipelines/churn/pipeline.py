@@ -299,6 +299,8 @@ def get_pipeline(
             inference_instances=["ml.t2.medium", "ml.m5.large", "ml.m5.xlarge"],
             transform_instances=["ml.m5.large"],
             approval_status=model_approval_status,
+            # Where the package's held-out test split lives: the deploy smoke test sends it.
+            customer_metadata_properties={"TestDataUri": split_uri["test"]},
             model_metrics=ModelMetrics(
                 model_quality=ModelQuality(
                     statistics=MetricsSource(

@@ -5,11 +5,14 @@ Requests are CSV (with or without a header row; without one, columns are in trai
 or JSON (`{"instances": [{column: value, ...}, ...]}`, a list of such objects, or a list of
 lists in training order). Responses carry, per row, the churn probability and the label.
 
-Malformed input raises ValueError with a message; the serving stack answers it with a 4xx.
+Malformed input raises PayloadError (a ValueError with `status_code` 400). Inside the
+serving container it is also the inference toolkit's BaseInferenceToolkitError, the type the
+toolkit answers with its own status code instead of a 500.
 """
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 from pathlib import Path
@@ -20,6 +23,26 @@ import pandas as pd
 
 MODEL_FILE = "model.joblib"
 THRESHOLD = 0.5
+
+
+def _toolkit_error() -> type:
+    """The serving toolkit's error base class where it is installed, else Exception."""
+    for module in ("sagemaker_inference.errors", "sagemaker_containers._errors"):
+        try:
+            return importlib.import_module(module).BaseInferenceToolkitError
+        except (ImportError, AttributeError):
+            continue
+    return Exception
+
+
+class PayloadError(ValueError, _toolkit_error()):
+    """A request the model cannot score: answered with HTTP 400 and this message."""
+
+    status_code = 400
+
+    def __init__(self, message: str):
+        ValueError.__init__(self, message)
+        self.message = self.phrase = message
 
 
 class ChurnModel:
@@ -38,18 +61,18 @@ def model_fn(model_dir: str) -> ChurnModel:
 
 def _frame(rows, features: list[str]) -> pd.DataFrame:
     if not isinstance(rows, list) or not rows:
-        raise ValueError("payload has no rows")
+        raise PayloadError("payload has no rows")
     if all(isinstance(r, dict) for r in rows):
         missing = sorted({f for r in rows for f in features if f not in r})
         if missing:
-            raise ValueError(f"payload is missing feature(s): {', '.join(missing)}")
+            raise PayloadError(f"payload is missing feature(s): {', '.join(missing)}")
         return pd.DataFrame(rows)[features]
     if all(isinstance(r, list) for r in rows):
         bad = [len(r) for r in rows if len(r) != len(features)]
         if bad:
-            raise ValueError(f"each row needs {len(features)} values, got {bad[0]}")
+            raise PayloadError(f"each row needs {len(features)} values, got {bad[0]}")
         return pd.DataFrame(rows, columns=features)
-    raise ValueError("rows must be all objects or all lists")
+    raise PayloadError("rows must be all objects or all lists")
 
 
 def _numeric(frame: pd.DataFrame, model: ChurnModel) -> pd.DataFrame:
@@ -59,7 +82,7 @@ def _numeric(frame: pd.DataFrame, model: ChurnModel) -> pd.DataFrame:
         converted = pd.to_numeric(frame[column].replace("", np.nan), errors="coerce")
         bad = converted.isna() & frame[column].notna() & (frame[column] != "")
         if bad.any():
-            raise ValueError(
+            raise PayloadError(
                 f"feature '{column}' has non-numeric value {frame.loc[bad, column].iloc[0]!r}"
             )
         frame[column] = converted
@@ -74,15 +97,15 @@ def input_fn(request_body, request_content_type: str, model: ChurnModel | None =
     if content_type == "text/csv":
         text = request_body.strip()
         if not text:
-            raise ValueError("empty CSV payload")
+            raise PayloadError("empty CSV payload")
         return pd.read_csv(io.StringIO(text), header=None, dtype=str, keep_default_na=False)
     if content_type == "application/json":
         try:
             payload = json.loads(request_body)
         except json.JSONDecodeError as err:
-            raise ValueError(f"payload is not valid JSON: {err.msg}") from None
+            raise PayloadError(f"payload is not valid JSON: {err.msg}") from None
         return payload.get("instances") if isinstance(payload, dict) else payload
-    raise ValueError(f"unsupported content type {request_content_type!r}")
+    raise PayloadError(f"unsupported content type {request_content_type!r}")
 
 
 def _rows_from_csv(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
@@ -91,12 +114,13 @@ def _rows_from_csv(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
         body = frame.iloc[1:].copy()
         body.columns = first
         if body.empty:
-            raise ValueError("CSV payload has a header but no rows")
-        return body[features]
-    if frame.shape[1] != len(features):
-        raise ValueError(f"each CSV row needs {len(features)} values, got {frame.shape[1]}")
-    frame.columns = features
-    return frame
+            raise PayloadError("CSV payload has a header but no rows")
+        frame = body[features]
+    elif frame.shape[1] != len(features):
+        raise PayloadError(f"each CSV row needs {len(features)} values, got {frame.shape[1]}")
+    else:
+        frame.columns = features
+    return frame.replace("", np.nan)  # an empty CSV field is a missing value
 
 
 def predict_fn(input_data, model: ChurnModel) -> np.ndarray:
@@ -122,4 +146,4 @@ def output_fn(prediction: np.ndarray, accept: str = "application/json"):
             for p, label in zip(prediction, labels, strict=True)
         ]
         return json.dumps({"predictions": predictions}), "application/json"
-    raise ValueError(f"unsupported accept type {accept!r}")
+    raise PayloadError(f"unsupported accept type {accept!r}")

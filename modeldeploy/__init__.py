@@ -1,0 +1,1 @@
+"""The model-deploy half: approved package -> staging -> smoke test -> approval -> prod."""

@@ -1,0 +1,99 @@
+"""Stage configs (`staging-config.json`, `prod-config.json`) checked against the template's
+own parameter rules, and the CloudFormation TemplateConfiguration files built from them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+from modeldeploy.errors import ConfigError
+
+TEMPLATE = Path(__file__).with_name("endpoint-config-template.yml")
+STAGES = ("staging", "prod")
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that accepts CloudFormation's short-form tags (!Ref, !Sub, ...)."""
+
+
+_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def template_parameters(template: Path = TEMPLATE) -> dict[str, dict]:
+    """The template's Parameters section."""
+    return yaml.load(template.read_text(), Loader=_CfnLoader)["Parameters"]
+
+
+def check_value(name: str, value: str, rule: dict, source: str) -> None:
+    """Raise ConfigError if `value` breaks the template's rule for parameter `name`."""
+    where = f"{source}: parameter {name}"
+    if "AllowedValues" in rule and value not in [str(v) for v in rule["AllowedValues"]]:
+        raise ConfigError(f"{where}={value!r} is not one of {rule['AllowedValues']}")
+    if "AllowedPattern" in rule and not re.match(rule["AllowedPattern"], value):
+        raise ConfigError(f"{where}={value!r} does not match {rule['AllowedPattern']}")
+    if rule.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{where}={value!r} is not a number") from None
+        if "MinValue" in rule and number < rule["MinValue"]:
+            raise ConfigError(f"{where}={value} is below {rule['MinValue']}")
+        if "MaxValue" in rule and number > rule["MaxValue"]:
+            raise ConfigError(f"{where}={value} is above {rule['MaxValue']}")
+
+
+def load_stage_config(path: Path, template: Path = TEMPLATE) -> dict:
+    """Read a stage config; returns {"Parameters": {...}, "Tags": {...}} with string values.
+
+    Raises ConfigError naming the file and field for invalid JSON, an unknown parameter,
+    a value the template would refuse, or a missing StageName.
+    """
+    try:
+        raw = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("Parameters"), dict):
+        raise ConfigError(f"{path}: must be an object with a 'Parameters' object")
+    rules = template_parameters(template)
+    parameters = {}
+    for name, value in raw["Parameters"].items():
+        if name not in rules:
+            raise ConfigError(
+                f"{path}: unknown parameter {name!r} (the template has {', '.join(sorted(rules))})"
+            )
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ConfigError(f"{path}: parameter {name} must be a string or number")
+        parameters[name] = str(value)
+        check_value(name, parameters[name], rules[name], str(path))
+    if parameters.get("StageName") not in STAGES:
+        raise ConfigError(f"{path}: parameter StageName must be one of {', '.join(STAGES)}")
+    tags = raw.get("Tags", {})
+    if not isinstance(tags, dict):
+        raise ConfigError(f"{path}: 'Tags' must be an object")
+    return {"Parameters": parameters, "Tags": {k: str(v) for k, v in tags.items()}}
+
+
+def export_config(
+    stage: dict,
+    extra: dict[str, str],
+    tags: dict[str, str],
+    template: Path = TEMPLATE,
+    source: str = "build",
+) -> dict:
+    """The TemplateConfiguration for one stage: its parameters plus the build's.
+
+    Raises ConfigError when a value breaks the template's rules or one is missing.
+    """
+    rules = template_parameters(template)
+    parameters = {**stage["Parameters"], **extra}
+    for name, value in extra.items():
+        check_value(name, value, rules[name], source)
+    missing = [n for n, rule in rules.items() if "Default" not in rule and n not in parameters]
+    if missing:
+        raise ConfigError(f"{source}: no value for template parameter(s) {', '.join(missing)}")
+    return {"Parameters": parameters, "Tags": {**stage["Tags"], **tags}}

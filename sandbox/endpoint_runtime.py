@@ -1,0 +1,214 @@
+"""The local endpoint runtime: InvokeEndpoint's REST shape on the sandbox's own port.
+
+`POST /endpoints/<name>/invocations` is resolved as SageMaker hosting does it:
+endpoint -> endpoint config -> model -> model package -> ModelDataUrl in sandbox S3. The
+artifact is unpacked once per ModelDataUrl and served with its own `inference.py`
+(model_fn / input_fn / predict_fn / output_fn), as the scikit-learn serving container does.
+Because every request resolves the endpoint afresh, a stack update that points the endpoint
+at a new package switches what it serves with no restart.
+
+Errors follow InvokeEndpoint: a handler error becomes `ModelError` (HTTP 424) carrying the
+container's status (the exception's `status_code`, 4xx for bad payloads, else 500); a
+model that cannot load marks the endpoint Failed with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import re
+import sys
+import tarfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from moto.sagemaker.models import sagemaker_backends
+
+from sandbox.clients import sandbox_client
+from sandbox.constants import ACCOUNT_ID, REGION
+from sandbox.runner.s3 import split_uri
+
+logger = logging.getLogger(__name__)
+INVOCATIONS = re.compile(r"^/endpoints/([^/]+)/invocations$")
+
+
+class EndpointUnavailable(Exception):
+    """The endpoint does not exist or is not InService; the message says which."""
+
+
+@dataclass
+class LoadedModel:
+    handlers: ModuleType
+    model: object
+    package_arn: str
+
+
+@dataclass
+class _Resolved:
+    package_arn: str
+    model_data_url: str
+    program: str
+
+
+class EndpointRuntime:
+    """A WSGI app for the invocations path, plus the endpoint health hook."""
+
+    def __init__(self, endpoint_url: str, home: Path):
+        self.endpoint_url = endpoint_url
+        self.models_dir = home / "endpoints"
+        self._loaded: dict[str, LoadedModel] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def handles(environ: dict) -> bool:
+        return environ.get("REQUEST_METHOD") == "POST" and bool(
+            INVOCATIONS.match(environ.get("PATH_INFO", ""))
+        )
+
+    def __call__(self, environ: dict, start_response):
+        name = INVOCATIONS.match(environ["PATH_INFO"]).group(1)
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        try:
+            loaded = self.load(name)
+        except EndpointUnavailable as err:
+            return _error(start_response, "400 Bad Request", "ValidationError", str(err))
+        content_type = environ.get("CONTENT_TYPE", "application/json")
+        accept = environ.get("HTTP_ACCEPT", "application/json")
+        try:
+            handlers = loaded.handlers
+            data = handlers.input_fn(body, content_type)
+            prediction = handlers.predict_fn(data, loaded.model)
+            result = handlers.output_fn(prediction, accept)
+        except Exception as err:  # noqa: BLE001 — any handler error is the model's answer
+            status = getattr(err, "status_code", 500)
+            status = status if isinstance(status, int) and 400 <= status < 600 else 500
+            kind = "client" if status < 500 else "server"
+            message = f'Received {kind} error ({status}) from primary with message "{err}".'
+            return _error(
+                start_response,
+                "424 Failed Dependency",
+                "ModelError",
+                message,
+                OriginalStatusCode=status,
+                OriginalMessage=str(err),
+                ErrorCode=f"{kind.upper()}_ERROR_FROM_MODEL",
+            )
+        payload, response_type = result if isinstance(result, tuple) else (result, accept)
+        payload = payload.encode() if isinstance(payload, str) else payload
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", response_type),
+                ("Content-Length", str(len(payload))),
+                ("x-Amzn-Invoked-Production-Variant", "AllTraffic"),
+            ],
+        )
+        return [payload]
+
+    # --- resolving and loading -----------------------------------------------------------
+
+    def _resolve(self, endpoint_name: str) -> _Resolved:
+        """Endpoint -> config -> model -> package, read from the sandbox's SageMaker state
+        (in this process: no request per hop, so the hops add no latency)."""
+        backend = sagemaker_backends[ACCOUNT_ID][REGION]
+        endpoint = backend.endpoints.get(endpoint_name)
+        if endpoint is None:
+            raise EndpointUnavailable(f"Endpoint {endpoint_name} not found.")
+        if endpoint.endpoint_status != "InService":
+            raise EndpointUnavailable(
+                f"Endpoint {endpoint_name} is {endpoint.endpoint_status}: "
+                f"{endpoint.failure_reason or 'no reason given'}"
+            )
+        config = backend.endpoint_configs[endpoint.endpoint_config_name]
+        model = backend.describe_model(config.production_variants[0]["ModelName"])
+        container = model.primary_container or model.containers[0]
+        package_arn = container.get("ModelPackageName")
+        if package_arn:
+            package = backend.describe_model_package(package_arn)
+            container = package.inference_specification["Containers"][0]
+        environment = container.get("Environment", {})
+        return _Resolved(
+            package_arn or "",
+            container["ModelDataUrl"],
+            environment.get("SAGEMAKER_PROGRAM", "inference.py"),
+        )
+
+    def load(self, endpoint_name: str) -> LoadedModel:
+        """The model the endpoint serves now, loaded on first use.
+
+        Raises EndpointUnavailable; a model that fails to load also marks the endpoint Failed.
+        """
+        resolved = self._resolve(endpoint_name)
+        with self._lock:
+            loaded = self._loaded.get(resolved.model_data_url)
+            if loaded is None:
+                try:
+                    loaded = self._load_artifact(resolved)
+                except Exception as err:  # noqa: BLE001 — any load failure fails the endpoint
+                    reason = f"model at {resolved.model_data_url} failed to load: {err}"
+                    _mark_failed(endpoint_name, reason)
+                    raise EndpointUnavailable(
+                        f"Endpoint {endpoint_name} is Failed: {reason}"
+                    ) from None
+                self._loaded[resolved.model_data_url] = loaded
+        return loaded
+
+    def check(self, endpoint_name: str) -> None:
+        """Load the endpoint's model now (DescribeEndpoint calls this), so that a model that
+        cannot load shows as a Failed endpoint, as on AWS."""
+        try:
+            self.load(endpoint_name)
+        except EndpointUnavailable:
+            pass
+
+    def _load_artifact(self, resolved: _Resolved) -> LoadedModel:
+        folder = self.models_dir / hashlib.sha256(resolved.model_data_url.encode()).hexdigest()[:16]
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = folder / "model.tar.gz"
+        bucket, key = split_uri(resolved.model_data_url)
+        sandbox_client("s3", self.endpoint_url).download_file(bucket, key, str(archive))
+        model_dir = folder / "model"
+        with tarfile.open(archive) as tar:
+            tar.extractall(model_dir, filter="data")
+        script = model_dir / "code" / resolved.program
+        if not script.exists():
+            raise FileNotFoundError(f"code/{resolved.program} is not in model.tar.gz")
+        handlers = _import(script)
+        return LoadedModel(handlers, handlers.model_fn(str(model_dir)), resolved.package_arn)
+
+
+def _import(script: Path) -> ModuleType:
+    """Import a model's inference script as a module of its own (one per artifact)."""
+    name = f"sandbox_inference_{hashlib.sha256(str(script).encode()).hexdigest()[:12]}"
+    spec = importlib.util.spec_from_file_location(name, script)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(script.parent))  # the script may import its neighbours
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(script.parent))
+    return module
+
+
+def _mark_failed(endpoint_name: str, reason: str) -> None:
+    endpoint = sagemaker_backends[ACCOUNT_ID][REGION].endpoints.get(endpoint_name)
+    if endpoint is not None:
+        endpoint.endpoint_status = "Failed"
+        endpoint.failure_reason = reason[:1024]
+
+
+def _error(start_response, status: str, error_type: str, message: str, **fields):
+    payload = json.dumps({"message": message, "Message": message, **fields}).encode()
+    start_response(
+        status,
+        [
+            ("Content-Type", "application/json"),
+            ("x-amzn-ErrorType", error_type),
+            ("Content-Length", str(len(payload))),
+        ],
+    )
+    return [payload]
