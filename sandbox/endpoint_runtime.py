@@ -14,6 +14,7 @@ model that cannot load marks the endpoint Failed with the reason.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -160,10 +161,8 @@ class EndpointRuntime:
     def check(self, endpoint_name: str) -> None:
         """Load the endpoint's model now (DescribeEndpoint calls this), so that a model that
         cannot load shows as a Failed endpoint, as on AWS."""
-        try:
+        with contextlib.suppress(EndpointUnavailable):
             self.load(endpoint_name)
-        except EndpointUnavailable:
-            pass
 
     def _load_artifact(self, resolved: _Resolved) -> LoadedModel:
         folder = self.models_dir / hashlib.sha256(resolved.model_data_url.encode()).hexdigest()[:16]
