@@ -100,18 +100,16 @@ class StackDeployer:
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
         )
         change_set = self._wait_change_set(name, timeout)
-        if change_set["Status"] == "FAILED" or not change_set.get("Changes"):
+        if change_set["Status"] == "FAILED":
             reason = change_set.get("StatusReason", "")
             if change_set_type == "UPDATE" and (
-                not change_set.get("Changes")
-                or "didn't contain changes" in reason
-                or "No updates" in reason
+                "didn't contain changes" in reason or "No updates" in reason
             ):
                 self.cfn.delete_change_set(StackName=self.stack_name, ChangeSetName=name)
                 self.emit(f"{self.stack_name}: no changes to deploy")
                 return "unchanged"
             raise DeployError(f"change set {name} failed: {reason}")
-        for change in change_set["Changes"]:
+        for change in change_set.get("Changes", []):
             resource = change.get("ResourceChange", {})
             self.emit(
                 f"  change: {resource.get('Action')} {resource.get('LogicalResourceId')} "

@@ -21,9 +21,9 @@ class Package:
     metrics_uri: str | None
 
 
-def list_packages(sagemaker, group: str) -> list[dict]:
+def list_packages(sagemaker, group: str, page_size: int = 100) -> list[dict]:
     """Every package summary in `group`, all pages."""
-    summaries, kwargs = [], {"ModelPackageGroupName": group, "MaxResults": 100}
+    summaries, kwargs = [], {"ModelPackageGroupName": group, "MaxResults": page_size}
     while True:
         page = sagemaker.list_model_packages(**kwargs)
         summaries.extend(page.get("ModelPackageSummaryList", []))
@@ -47,13 +47,13 @@ def describe_package(sagemaker, arn: str) -> Package:
     )
 
 
-def latest_approved(sagemaker, group: str) -> Package:
+def latest_approved(sagemaker, group: str, page_size: int = 100) -> Package:
     """The newest Approved package of `group` (highest version); never Pending or Rejected.
 
     Raises DeployError when the group is missing or holds no Approved package.
     """
     try:
-        summaries = list_packages(sagemaker, group)
+        summaries = list_packages(sagemaker, group, page_size)
     except ClientError as err:
         raise DeployError(f"cannot list model packages of group {group!r}: {err}") from err
     approved = [s for s in summaries if s.get("ModelApprovalStatus") == "Approved"]

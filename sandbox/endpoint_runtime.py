@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from moto.sagemaker.exceptions import ValidationError as MotoValidationError
 from moto.sagemaker.models import sagemaker_backends
 
 from sandbox.clients import sandbox_client
@@ -124,13 +125,16 @@ class EndpointRuntime:
                 f"Endpoint {endpoint_name} is {endpoint.endpoint_status}: "
                 f"{endpoint.failure_reason or 'no reason given'}"
             )
-        config = backend.endpoint_configs[endpoint.endpoint_config_name]
-        model = backend.describe_model(config.production_variants[0]["ModelName"])
-        container = model.primary_container or model.containers[0]
-        package_arn = container.get("ModelPackageName")
-        if package_arn:
-            package = backend.describe_model_package(package_arn)
-            container = package.inference_specification["Containers"][0]
+        try:
+            config = backend.endpoint_configs[endpoint.endpoint_config_name]
+            model = backend.describe_model(config.production_variants[0]["ModelName"])
+            container = model.primary_container or model.containers[0]
+            package_arn = container.get("ModelPackageName")
+            if package_arn:
+                package = backend.describe_model_package(package_arn)
+                container = package.inference_specification["Containers"][0]
+        except (KeyError, IndexError, MotoValidationError) as err:
+            raise EndpointUnavailable(f"Endpoint {endpoint_name} cannot serve: {err}") from None
         environment = container.get("Environment", {})
         return _Resolved(
             package_arn or "",

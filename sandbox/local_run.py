@@ -48,7 +48,6 @@ def upload_sample_data(s3, uri: str, home: Path) -> None:
     """Generate the churn sample (seeded, so every run sees the same data) and put it at
     `uri` unless something is already there."""
     from pipelines.churn.generate_data import write_churn_csv
-
     from sandbox.runner.s3 import list_objects, split_uri
 
     if list_objects(s3, uri):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import functools
 
+from moto.cloudformation.models import ChangeSet
+from moto.cloudformation.parsing import ResourceMap
 from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
 
 _applied = False
@@ -54,3 +56,55 @@ def apply() -> None:
         )
 
     SageMakerModelBackend.update_model_package = update_model_package
+
+    # A CloudFormation update also updates every resource that reads (Ref / Fn::GetAtt) an
+    # updated one: a new Model means a new EndpointConfig, which the Endpoint then switches
+    # to. moto updates only the resources whose own properties changed.
+    original_diff = ResourceMap.build_resource_diff
+
+    @functools.wraps(original_diff)
+    def build_resource_diff(self, other_template, parameters=None):
+        actions = original_diff(self, other_template, parameters)
+        resources = other_template["Resources"]
+        changed = True
+        while changed:
+            changed = False
+            touched = set(actions["Modify"]) | set(actions["Add"])
+            for name, resource in resources.items():
+                if name in touched or name not in self._resource_json_map:
+                    continue
+                if _references(resource) & touched:
+                    actions["Modify"].append(name)
+                    changed = True
+        return actions
+
+    ResourceMap.build_resource_diff = build_resource_diff
+
+    # Executing a change set makes its parameters the stack's; moto keeps the old ones, so
+    # a later change set back to those values is wrongly judged "no changes".
+    original_apply = ChangeSet.apply
+
+    @functools.wraps(original_apply)
+    def apply_change_set(self):
+        original_apply(self)
+        self.stack.parameters = self.parameters
+
+    ChangeSet.apply = apply_change_set
+
+
+def _references(node) -> set[str]:
+    """Logical ids a template fragment reads through Ref or Fn::GetAtt."""
+    if isinstance(node, dict):
+        found = set()
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                target = value[0] if isinstance(value, list) else str(value).split(".")[0]
+                found.add(target)
+            else:
+                found |= _references(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(_references(item) for item in node)) if node else set()
+    return set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from pipelines.get_pipeline_definition import render_definition
 
 RENDER_KWARGS = {

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from pipelines.churn.environment import CONFIG_DIR, ConfigError, load_environment
 
 

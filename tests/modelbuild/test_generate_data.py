@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from pipelines.churn import generate_data
 from pipelines.churn.schema import ALL_COLUMNS, CATEGORICAL_COLUMNS, NUMERIC_COLUMNS
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+
 from pipelines import get_pipeline_definition
 
 KWARGS = '{"region":"us-east-1","role":"arn:aws:iam::111122223333:role/r","default_bucket":"b"}'

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import botocore.session
 import pytest
+
 from pipelines.churn.environment import load_environment
 
 SNAPSHOT = Path(__file__).with_name("snapshots") / "churn-dev-definition.json"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from pipelines import run_pipeline
 from pipelines.execution import ExecutionResult
 

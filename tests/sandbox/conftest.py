@@ -1,20 +1,13 @@
-"""One sandbox for the session; `run-pipeline --local` finds it through SANDBOX_HOME."""
+"""`run-pipeline --local` in this process, finding the session sandbox via SANDBOX_HOME."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
+
 from pipelines import run_pipeline
-
 from sandbox import Sandbox
-
-
-@pytest.fixture(name="sandbox", scope="session")
-def fixture_sandbox(tmp_path_factory) -> Iterator[Sandbox]:
-    with Sandbox(home=tmp_path_factory.mktemp("sandbox-home")) as running:
-        yield running
 
 
 @pytest.fixture(name="run_local")

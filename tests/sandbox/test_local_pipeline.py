@@ -6,8 +6,8 @@ import json
 import time
 
 import pytest
-from pipelines.churn.generate_data import write_churn_csv
 
+from pipelines.churn.generate_data import write_churn_csv
 from sandbox.constants import DEFAULT_BUCKET
 from sandbox.runner.s3 import read_json
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from pipelines.churn.steps import preprocess
 
 SCRIPT = Path(preprocess.__file__)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import joblib
 import pandas as pd
-from pipelines.churn.steps.training import train
 from sklearn.metrics import roc_auc_score
+
+from pipelines.churn.steps.training import train
 
 SCRIPT = Path(train.__file__)
 

@@ -1,0 +1,193 @@
+"""Model packages registered straight into the sandbox registry, with real artifacts."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from modeldeploy.manifest import MANIFEST_FILE
+from sandbox.constants import DEFAULT_BUCKET
+
+ROLE = "arn:aws:iam::123456789012:role/ModelExecutionRole"
+TEST_SCRIPT = Path(__file__).parents[2] / "modeldeploy" / "test" / "test.py"
+
+
+def load_smoke_cli():
+    """modeldeploy/test/test.py, imported as the module CodeBuild runs as a script."""
+    spec = importlib.util.spec_from_file_location("smoke_cli", TEST_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Registry:
+    """Registers packages the way the pipeline's Register step does."""
+
+    def __init__(self, sandbox, model_archive: Path, splits: Path):
+        self.sagemaker = sandbox.client("sagemaker")
+        self.s3 = sandbox.client("s3")
+        self.model_archive = model_archive
+        self.splits = splits
+        self.count = 0
+        with contextlib.suppress(self.s3.exceptions.ClientError):
+            self.s3.create_bucket(Bucket=DEFAULT_BUCKET)
+
+    def register(self, group: str, status: str = "Approved", broken: bool = False) -> str:
+        self.count += 1
+        prefix = f"registry-tests/{group}/{self.count}"
+        if broken:  # a model.tar.gz whose inference code is there but whose model is not
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+                script = b"def model_fn(model_dir):\n    raise RuntimeError('weights missing')\n"
+                info = tarfile.TarInfo("code/inference.py")
+                info.size = len(script)
+                tar.addfile(info, io.BytesIO(script))
+            self.s3.put_object(
+                Bucket=DEFAULT_BUCKET, Key=f"{prefix}/model.tar.gz", Body=buffer.getvalue()
+            )
+        else:
+            self.s3.upload_file(
+                str(self.model_archive / "model.tar.gz"), DEFAULT_BUCKET, f"{prefix}/model.tar.gz"
+            )
+        self.s3.upload_file(
+            str(self.splits / "test" / "test.csv"), DEFAULT_BUCKET, f"{prefix}/test/test.csv"
+        )
+        report = {"binary_classification_metrics": {"auc": {"value": 0.9}}}
+        self.s3.put_object(
+            Bucket=DEFAULT_BUCKET, Key=f"{prefix}/evaluation.json", Body=json.dumps(report).encode()
+        )
+        with contextlib.suppress(self.sagemaker.exceptions.ClientError):
+            self.sagemaker.create_model_package_group(ModelPackageGroupName=group)
+        return self.sagemaker.create_model_package(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus=status,
+            InferenceSpecification={
+                "Containers": [
+                    {
+                        "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/"
+                        "sagemaker-scikit-learn:1.9-0-cpu-py3",
+                        "ModelDataUrl": f"s3://{DEFAULT_BUCKET}/{prefix}/model.tar.gz",
+                        "Environment": {
+                            "SAGEMAKER_PROGRAM": "inference.py",
+                            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+                        },
+                    }
+                ],
+                "SupportedContentTypes": ["text/csv", "application/json"],
+                "SupportedResponseMIMETypes": ["application/json"],
+            },
+            ModelMetrics={
+                "ModelQuality": {
+                    "Statistics": {
+                        "ContentType": "application/json",
+                        "S3Uri": f"s3://{DEFAULT_BUCKET}/{prefix}/evaluation.json",
+                    }
+                }
+            },
+            CustomerMetadataProperties={"TestDataUri": f"s3://{DEFAULT_BUCKET}/{prefix}/test"},
+        )["ModelPackageArn"]
+
+
+@pytest.fixture(name="registry")
+def fixture_registry(sandbox, model_archive, splits, monkeypatch) -> Registry:
+    """The sandbox's registry, with boto3 in this process pointed at the sandbox."""
+    for name, value in sandbox.environment.items():
+        monkeypatch.setenv(name, value)
+    return Registry(sandbox, model_archive, splits)
+
+
+class Flow:
+    """build.py -> deploy.py -> test/test.py for one project, in a work folder."""
+
+    def __init__(self, project: str, group: str, folder: Path):
+        self.project, self.group, self.folder = project, group, folder
+        self.smoke_cli = load_smoke_cli()
+
+    def path(self, name: str) -> Path:
+        return self.folder / name
+
+    def build(self) -> int:
+        from modeldeploy import build
+
+        return build.main(
+            [
+                "--model-execution-role",
+                ROLE,
+                "--model-package-group-name",
+                self.group,
+                "--sagemaker-project-id",
+                "p-test1234",
+                "--sagemaker-project-name",
+                self.project,
+                "--s3-bucket",
+                DEFAULT_BUCKET,
+                "--export-staging-config",
+                str(self.path("staging-config-export.json")),
+                "--export-prod-config",
+                str(self.path("prod-config-export.json")),
+                "--export-manifest",
+                str(self.path(MANIFEST_FILE)),
+            ]
+        )
+
+    def deploy(self, stage: str, with_manifest: bool = True) -> int:
+        from modeldeploy import deploy
+
+        argv = [
+            "--stack-name",
+            f"{self.project}-{stage}",
+            "--config-file",
+            str(self.path(f"{stage}-config-export.json")),
+            "--poll-seconds",
+            "0.1",
+        ]
+        if with_manifest:
+            argv += ["--manifest", str(self.path(MANIFEST_FILE))]
+        return deploy.main(argv)
+
+    def smoke(self, stage: str) -> tuple[int, dict]:
+        results = self.path(f"{stage}-results.json")
+        code = self.smoke_cli.main(
+            [
+                "--import-build-config",
+                str(self.path(f"{stage}-config-export.json")),
+                "--manifest",
+                str(self.path(MANIFEST_FILE)),
+                "--export-test-results",
+                str(results),
+                "--poll-seconds",
+                "0.1",
+                "--timeout-seconds",
+                "10",
+                "--latency-requests",
+                "20",
+            ]
+        )
+        return code, json.loads(results.read_text())
+
+    def promote(self) -> tuple[int, int, int, int, int]:
+        """The whole flow; returns each command's exit code, stopping at the first failure."""
+        codes = []
+        for step in (
+            self.build,
+            lambda: self.deploy("staging"),
+            lambda: self.smoke("staging")[0],
+            lambda: self.deploy("prod"),
+            lambda: self.smoke("prod")[0],
+        ):
+            codes.append(step())
+            if codes[-1] != 0:
+                break
+        return tuple(codes)
+
+
+@pytest.fixture(name="flow")
+def fixture_flow(registry, tmp_path, request) -> Flow:
+    name = request.node.name.replace("_", "-")[5:25].strip("-")
+    return Flow(project=name, group=f"{name}-group", folder=tmp_path)

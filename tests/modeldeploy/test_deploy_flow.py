@@ -1,0 +1,99 @@
+"""The deploy half end to end in the sandbox: build -> staging -> smoke -> prod -> smoke."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+
+from modeldeploy.smoke import served_package
+
+
+def _serving(registry, endpoint: str) -> str:
+    described = registry.sagemaker.describe_endpoint(EndpointName=endpoint)
+    return served_package(registry.sagemaker, described)
+
+
+def test_approved_package_reaches_prod_and_passes_both_smoke_tests(registry, flow):
+    registry.register(flow.group, status="Approved")
+    newest = registry.register(flow.group, status="Approved")
+    registry.register(flow.group, status="PendingManualApproval")  # never deployed
+    assert flow.promote() == (0, 0, 0, 0, 0)
+    assert _serving(registry, f"{flow.project}-prod") == newest
+    code, results = flow.smoke("prod")
+    assert code == 0 and results["passed"]
+    assert {c["name"] for c in results["checks"]} == {
+        "in-service",
+        "serves-manifest-package",
+        "csv-predictions",
+        "json-predictions",
+        "csv-json-agree",
+        "latency-p95",
+        "malformed-payload-4xx",
+    }
+    assert 0 < results["latency_ms"]["p50"] <= results["latency_ms"]["p95"]
+
+
+def test_redeploying_the_same_package_is_no_change(registry, flow, capsys):
+    registry.register(flow.group)
+    assert flow.promote() == (0, 0, 0, 0, 0)
+    capsys.readouterr()
+    assert flow.deploy("prod") == 0
+    assert "no changes to deploy" in capsys.readouterr().out
+
+
+def test_broken_model_fails_staging_and_leaves_prod_untouched(registry, flow):
+    good = registry.register(flow.group)
+    assert flow.promote() == (0, 0, 0, 0, 0)
+    registry.register(flow.group, broken=True)
+    assert flow.promote() == (0, 0, 1)  # build, deploy staging, smoke staging fails
+    code, results = flow.smoke("staging")
+    failed = [c for c in results["checks"] if not c["passed"]]
+    assert code == 1 and failed[0]["name"] == "in-service"
+    assert "weights missing" in failed[0]["detail"]
+    described = registry.sagemaker.describe_endpoint(EndpointName=f"{flow.project}-staging")
+    assert described["EndpointStatus"] == "Failed"
+    assert "weights missing" in described["FailureReason"]
+    assert _serving(registry, f"{flow.project}-prod") == good
+
+
+def test_rejecting_the_live_package_brings_the_previous_one_back(registry, flow, capsys):
+    from modeldeploy import rollback
+
+    first = registry.register(flow.group)
+    assert flow.promote() == (0, 0, 0, 0, 0)
+    second = registry.register(flow.group)
+    assert flow.promote() == (0, 0, 0, 0, 0)
+    assert _serving(registry, f"{flow.project}-prod") == second
+
+    assert (
+        rollback.main(
+            ["--sagemaker-project-name", flow.project, "--stage", "prod", "--reason", "drift"]
+        )
+        == 0
+    )
+    assert f"will now deploy {first}" in capsys.readouterr().out
+    assert (
+        registry.sagemaker.describe_model_package(ModelPackageName=second)["ModelApprovalStatus"]
+        == "Rejected"
+    )
+    # The approval-status event runs the same deploy flow; it now picks the first package.
+    assert flow.promote() == (0, 0, 0, 0, 0)
+    assert _serving(registry, f"{flow.project}-prod") == first
+    assert _serving(registry, f"{flow.project}-staging") == first
+
+
+def test_prod_deploy_of_another_package_is_refused(registry, flow, capsys):
+    registry.register(flow.group)
+    assert flow.build() == 0
+    config_path = flow.path("prod-config-export.json")
+    config = json.loads(config_path.read_text())
+    config["Parameters"]["ModelPackageName"] = registry.register(
+        flow.group, status="PendingManualApproval"
+    )
+    config_path.write_text(json.dumps(config))
+    assert flow.deploy("prod") == 2
+    assert "refusing to deploy a package that did not pass staging" in capsys.readouterr().err
+    cloudformation = boto3.client("cloudformation")
+    names = [s["StackName"] for s in cloudformation.list_stacks()["StackSummaries"]]
+    assert f"{flow.project}-prod" not in names
