@@ -31,14 +31,13 @@ $(STAMP): pyproject.toml uv.lock $(PACKAGES) | $(UV)
 install: $(STAMP)  ## create or refresh the project virtualenv
 
 # pytest exits 5 when it collected nothing: say so, and fail (an empty suite proves nothing).
-test: $(STAMP)  ## run the test suite (offline, moto-backed)
+test: lint  ## pre-commit checks, then the test suite (offline, moto-backed)
 	@$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	  exit $$status
 
-lint: $(STAMP)  ## ruff lint + format check
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+lint: $(STAMP)  ## pre-commit on every file: ruff, cfn-lint, actionlint, yaml, whitespace, secrets
+	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
 
 # The model-build half on the sandbox: the definition SDK v3 renders for AWS, executed
 # locally (moto for S3 and SageMaker, step scripts as local processes), a package registered.

@@ -19,7 +19,16 @@ class _CfnLoader(yaml.SafeLoader):
     """YAML loader that accepts CloudFormation's short-form tags (!Ref, !Sub, ...)."""
 
 
-_CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: None)
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node):
+    """An intrinsic function (!Sub x, !Ref y, !If [...]) read as its plain argument."""
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_mapping(node, deep=True)
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
 def template_parameters(template: Path = TEMPLATE) -> dict[str, dict]:

@@ -105,23 +105,41 @@ def registered_package_arn(steps: list[dict]) -> str | None:
 
 def print_registered_package(
     sagemaker, s3, result: ExecutionResult, emit: Callable[[str], None] = print
-) -> None:
-    """Print the registered package's ARN, approval status and model-quality metrics."""
+) -> tuple[str, str, dict[str, float]] | None:
+    """Print the registered package's ARN, approval status and model-quality metrics.
+
+    Returns (ARN, approval status, metrics), or None when nothing was registered.
+    """
     arn = registered_package_arn(result.steps)
     if arn is None:
-        return
+        return None
     package = sagemaker.describe_model_package(ModelPackageName=arn)
-    emit(f"Registered model package {arn} ({package.get('ModelApprovalStatus')})")
+    status = package.get("ModelApprovalStatus", "")
+    emit(f"Registered model package {arn} ({status})")
+    metrics: dict[str, float] = {}
     uri = package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
-    if not uri:
-        return
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    try:
-        report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    except (ClientError, json.JSONDecodeError) as err:
-        emit(f"  metrics at {uri} could not be read: {err}")
-        return
-    for group in report.values():
-        for name, metric in group.items():
-            if isinstance(metric, dict) and "value" in metric:
-                emit(f"  {name:<10} {metric['value']:.4f}")
+    if uri:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except (ClientError, json.JSONDecodeError) as err:
+            emit(f"  metrics at {uri} could not be read: {err}")
+            report = {}
+        metrics = {
+            name: float(metric["value"])
+            for group in report.values()
+            for name, metric in group.items()
+            if isinstance(metric, dict) and "value" in metric
+        }
+    for name, value in metrics.items():
+        emit(f"  {name:<10} {value:.4f}")
+    return arn, status, metrics
+
+
+def metrics_markdown(arn: str, status: str, metrics: dict[str, float]) -> str:
+    """The registered package as a Markdown table (a CI job summary)."""
+    rows = "\n".join(f"| {name} | {value:.4f} |" for name, value in metrics.items())
+    return (
+        f"### Registered model package\n\n`{arn}` ({status})\n\n"
+        f"| metric | value |\n| --- | --- |\n{rows}\n"
+    )

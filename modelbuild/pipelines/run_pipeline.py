@@ -25,7 +25,12 @@ from pipelines._utils import (
     prepare_sdk_environment,
 )
 from pipelines.churn.environment import ConfigError
-from pipelines.execution import ExecutionResult, print_registered_package, wait_for_execution
+from pipelines.execution import (
+    ExecutionResult,
+    metrics_markdown,
+    print_registered_package,
+    wait_for_execution,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 AWS_POLL_SECONDS = 30.0
@@ -104,9 +109,12 @@ def execute(args, kwargs: dict, overrides: dict, tags: list, role_arn: str, sand
     result = wait_for_execution(session.sagemaker_client, execution.arn, poll_seconds)
     code = report(result)
     if result.succeeded:
-        print_registered_package(
+        registered = print_registered_package(
             session.sagemaker_client, session.boto_session.client("s3"), result
         )
+        if registered and args.summary_markdown:
+            with open(args.summary_markdown, "a") as summary:
+                summary.write(metrics_markdown(*registered))
     elif sandbox is not None:
         from sandbox import local_run
 
@@ -131,6 +139,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--local",
         action="store_true",
         help="run in the local sandbox instead of AWS (no account needed)",
+    )
+    parser.add_argument(
+        "--summary-markdown", help="append the registered package's metrics table to this file"
     )
     parser.add_argument("--poll-seconds", type=float, help=argparse.SUPPRESS)
     return parser.parse_args(argv)

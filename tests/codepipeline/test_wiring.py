@@ -1,0 +1,211 @@
+"""The CI/CD wiring as code: templates lint clean, workflows pass actionlint, every script a
+buildspec or workflow names exists and accepts its arguments, variables agree, IAM is
+scoped, and the deploy pipeline has the stages the flow promises."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from modeldeploy import build, deploy
+from modeldeploy.stage_config import _CfnLoader
+from pipelines import get_pipeline_definition, run_pipeline
+from pipelines.churn.environment import load_environment
+
+ROOT = Path(__file__).parents[2]
+BIN = Path(sys.executable).parent
+TEMPLATES = sorted((ROOT / "codepipeline").glob("*.yml")) + [
+    ROOT / "modeldeploy" / "endpoint-config-template.yml"
+]
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+BUILDSPECS = {
+    "buildspec.yml": ("model-build.yml", "ModelBuildProject"),
+    "modeldeploy/buildspec.yml": ("model-deploy.yml", "BuildProject"),
+    "modeldeploy/test/buildspec.yml": ("model-deploy.yml", "TestProject"),
+}
+# Set by CodeBuild itself in every build.
+CODEBUILD_VARIABLES = {"AWS_REGION", "AWS_DEFAULT_REGION", "CODEBUILD_RESOLVED_SOURCE_VERSION"}
+
+
+def template(path: Path) -> dict:
+    return yaml.load(path.read_text(), Loader=_CfnLoader)
+
+
+def _smoke_cli():
+    spec = importlib.util.spec_from_file_location("smoke_cli", ROOT / "modeldeploy/test/test.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+PARSERS = {
+    "run-pipeline": run_pipeline.parse_args,
+    "get-pipeline-definition": get_pipeline_definition.parse_args,
+    "modeldeploy/build.py": build.parse_args,
+    "modeldeploy/deploy.py": deploy.parse_args,
+    "modeldeploy/test/test.py": lambda argv: _smoke_cli().parse_args(argv),
+}
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_template_passes_cfn_lint(path):
+    done = subprocess.run(
+        [str(BIN / "cfn-lint"), str(path)], capture_output=True, text=True, check=False, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_workflows_pass_actionlint():
+    done = subprocess.run(
+        [str(BIN / "actionlint"), *map(str, WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert {p.name for p in WORKFLOWS} == {"ci.yml", "build.yml", "deploy.yml"}
+
+
+def _commands(text: str) -> list[list[str]]:
+    """Shell commands (as argv) of a buildspec or workflow `run:`, variables made dummies."""
+    commands = []
+    text = re.sub(r"\$\{\{[^}]*\}\}", "1", text)  # GitHub expressions
+    text = re.sub(r'"\$\([^)]*\)"', "1", text)  # command substitutions
+    for line in text.replace("\\\n", " ").splitlines():
+        line = re.sub(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", "1", line.strip())
+        if line and not line.startswith("#"):
+            commands.append(shlex.split(line))
+    return commands
+
+
+def _invocations() -> list[tuple[str, list[str]]]:
+    """Every call of a project script or console script in the buildspecs and workflows."""
+    texts = []
+    for buildspec in BUILDSPECS:
+        phases = yaml.safe_load((ROOT / buildspec).read_text())["phases"]
+        texts += [c for phase in phases.values() for c in phase.get("commands", [])]
+    for workflow in WORKFLOWS:
+        jobs = yaml.safe_load(workflow.read_text())["jobs"]
+        texts += [s["run"] for job in jobs.values() for s in job["steps"] if "run" in s]
+    found = []
+    for text in texts:
+        for argv in _commands(text):
+            for i, word in enumerate(argv):
+                name = word.removeprefix(".venv/bin/")
+                if name == "python" and i + 1 < len(argv) and argv[i + 1].endswith(".py"):
+                    found.append((argv[i + 1], argv[i + 2 :]))
+                elif name in ("run-pipeline", "get-pipeline-definition"):
+                    found.append((name, argv[i + 1 :]))
+    return found
+
+
+def test_every_named_script_exists_and_accepts_its_arguments():
+    invocations = _invocations()
+    assert {name for name, _ in invocations} >= set(PARSERS)
+    for name, argv in invocations:
+        if name.endswith(".py"):
+            assert (ROOT / name).is_file(), name
+        argv = [a for a in argv if a not in ("|", "&&")]
+        PARSERS[name](argv)  # argparse exits on an unknown or missing argument
+
+
+def test_make_targets_named_in_workflows_exist():
+    targets = set(re.findall(r"^([a-z-]+):", (ROOT / "Makefile").read_text(), re.MULTILINE))
+    for workflow in WORKFLOWS:
+        for target in re.findall(r"\bmake ([a-z-]+)", workflow.read_text()):
+            assert target in targets, (workflow.name, target)
+
+
+@pytest.mark.parametrize("buildspec", sorted(BUILDSPECS))
+def test_buildspec_variables_are_set_by_the_codebuild_project(buildspec):
+    spec = yaml.safe_load((ROOT / buildspec).read_text())
+    used = set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)\}?", (ROOT / buildspec).read_text()))
+    stack, project = BUILDSPECS[buildspec]
+    environment = template(ROOT / "codepipeline" / stack)["Resources"][project]["Properties"][
+        "Environment"
+    ]
+    provided = {v["Name"] for v in environment.get("EnvironmentVariables", [])}
+    provided |= set(spec.get("env", {}).get("variables", {}))
+    provided |= set(spec.get("env", {}).get("exported-variables", []))
+    provided |= set(re.findall(r"export ([A-Z][A-Z0-9_]*)=", (ROOT / buildspec).read_text()))
+    missing = {
+        v for v in used - provided - CODEBUILD_VARIABLES if not v.startswith("CODEBUILD_SRC_DIR")
+    }
+    assert not missing, f"{buildspec} uses unset variables: {sorted(missing)}"
+
+
+def _statements(node):
+    if isinstance(node, dict):
+        if "Effect" in node and "Action" in node:
+            yield node
+        for value in node.values():
+            yield from _statements(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _statements(item)
+
+
+@pytest.mark.parametrize("path", TEMPLATES, ids=lambda p: p.name)
+def test_iam_has_no_wildcard_actions(path):
+    for statement in _statements(template(path)["Resources"]):
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        assert "*" not in actions, (path.name, statement)
+        if statement.get("Resource") == "*" and statement.get("Sid") != "AccountAdministers":
+            # Only actions that AWS defines on no resource may use "*" (ECR auth, image pulls).
+            assert all(not a.endswith(":*") for a in actions), (path.name, statement)
+            assert set(actions) <= {
+                "ecr:GetAuthorizationToken",
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+            }, (path.name, statement)
+
+
+def test_oidc_trust_is_limited_by_sub_to_this_repository():
+    role = template(ROOT / "codepipeline/github-oidc.yml")["Resources"]["GitHubDeployRole"]
+    trust = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
+    subjects = trust["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"]
+    assert subjects and all(s.startswith("repo:${GitHubRepository}:") for s in subjects)
+    assert trust["Condition"]["StringEquals"] == {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com"
+    }
+
+
+def test_deploy_pipeline_stages_and_triggers():
+    resources = template(ROOT / "codepipeline/model-deploy.yml")["Resources"]
+    pipeline = resources["ModelDeployPipeline"]["Properties"]
+    assert [s["Name"] for s in pipeline["Stages"]] == [
+        "Source",
+        "Build",
+        "DeployStaging",
+        "TestStaging",
+        "ApproveDeployment",
+        "DeployProd",
+    ]
+    assert pipeline["PipelineType"] == "V2" and pipeline["ExecutionMode"] == "QUEUED"
+    staging = pipeline["Stages"][2]["Actions"][0]["Configuration"]
+    assert staging["ActionMode"] == "REPLACE_ON_FAILURE"
+    approval = pipeline["Stages"][4]["Actions"][0]["Configuration"]["CustomData"]
+    assert "#{BuildVariables.MODEL_PACKAGE_ARN}" in approval
+    assert "#{BuildVariables.MODEL_METRICS}" in approval
+    rule = resources["ModelPackageStateChangeRule"]["Properties"]["EventPattern"]
+    assert rule["detail-type"] == ["SageMaker Model Package State Change"]
+    assert rule["detail"]["ModelApprovalStatus"] == ["Approved", "Rejected"]
+
+
+def test_build_pipeline_triggers_on_modelbuild_changes_and_schedule():
+    resources = template(ROOT / "codepipeline/model-build.yml")
+    trigger = resources["Resources"]["ModelBuildPipeline"]["Properties"]["Triggers"][0]
+    assert trigger["GitConfiguration"]["Push"][0]["FilePaths"]["Includes"][0] == "modelbuild/**"
+    default = resources["Parameters"]["RetrainingSchedule"]["Default"]
+    assert default == load_environment("prod").retraining_schedule
