@@ -28,6 +28,13 @@ $(STAMP): pyproject.toml uv.lock $(PACKAGES) | $(UV)
 	  --reinstall-package sagemaker-mlops-template
 	@touch $@
 
+# checkov lives in a venv of its own: its pins clash with the SageMaker SDK's.
+CHECKOV_VERSION := 3.3.30
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+$(CHECKOV): | $(UV)
+	$(UV) venv --quiet --python 3.11 $(TOOLS)/checkov
+	$(UV) pip install --quiet --python $(TOOLS)/checkov/bin/python checkov==$(CHECKOV_VERSION)
+
 install: $(STAMP)  ## create or refresh the project virtualenv
 
 # pytest exits 5 when it collected nothing: say so, and fail (an empty suite proves nothing).
@@ -36,7 +43,7 @@ test: lint  ## pre-commit checks, then the test suite (offline, moto-backed)
 	  if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	  exit $$status
 
-lint: $(STAMP)  ## pre-commit on every file: ruff, cfn-lint, actionlint, yaml, whitespace, secrets
+lint: $(STAMP) $(CHECKOV)  ## pre-commit on every file: ruff, cfn-lint, actionlint, checkov, yaml, secrets
 	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
 
 # The model-build half on the sandbox: the definition SDK v3 renders for AWS, executed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -96,8 +97,9 @@ def test_outputs_are_under_the_execution_id(happy_run, sandbox):
     assert f"{HAPPY}/{execution_id}/evaluation/evaluation.json" in keys
 
 
-def test_cached_rerun_skips_preprocess_and_train(happy_run, run_local, sandbox):
-    code, out, _ = run_local(HAPPY)
+def test_cached_rerun_skips_preprocess_and_train(happy_run, run_local, sandbox, tmp_path):
+    summary = tmp_path / "summary.md"
+    code, out, _ = run_local(HAPPY, "--summary-markdown", str(summary))
     assert code == 0
     sagemaker = sandbox.client("sagemaker")
     first_arn = happy_run[1]
@@ -108,6 +110,10 @@ def test_cached_rerun_skips_preprocess_and_train(happy_run, run_local, sandbox):
     assert "CacheHitResult" not in steps["Evaluate"]
     versions = sorted(p["ModelPackageVersion"] for p in _packages(sagemaker, f"{HAPPY}-group"))
     assert versions == [1, 2]
+    # The table the GitHub build workflow writes to its job summary.
+    table = summary.read_text()
+    assert f"model-package/{HAPPY}-group/2" in table
+    assert re.search(r"^\| auc \| 0\.\d{4} \|$", table, re.MULTILINE)
 
 
 def test_unmet_threshold_fails_with_metric_and_threshold(happy_run, run_local, sandbox):
