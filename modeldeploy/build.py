@@ -21,9 +21,8 @@ import sys
 from pathlib import Path
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
 
-from modeldeploy.errors import ConfigError, DeployError
+from modeldeploy.errors import ConfigError, run_cli
 from modeldeploy.manifest import MANIFEST_FILE, build_manifest
 from modeldeploy.registry import latest_approved, read_metrics
 from modeldeploy.stage_config import export_config, load_stage_config
@@ -110,19 +109,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None, sagemaker=None, s3=None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
-    try:
+
+    def work() -> int:
+        # Everything is computed (and can fail) before the first file is written.
         outputs = build(args, sagemaker or boto3.client("sagemaker"), s3 or boto3.client("s3"))
-    except ConfigError as err:
-        print(f"build.py: {err}", file=sys.stderr)
-        return 2
-    except (DeployError, ClientError, BotoCoreError) as err:
-        print(f"build.py: {err}", file=sys.stderr)
-        return 1
-    for path, content in outputs.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(content, indent=2) + "\n")
-        print(f"wrote {path}")
-    return 0
+        for path, content in outputs.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(content, indent=2) + "\n")
+            print(f"wrote {path}")
+        return 0
+
+    return run_cli("build.py", work)
 
 
 if __name__ == "__main__":

@@ -12,16 +12,15 @@ back by CloudFormation, and the command exits 1 naming the failing resources and
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from modeldeploy.errors import ConfigError, DeployError
+from modeldeploy.errors import ConfigError, DeployError, read_json_file, run_cli
 from modeldeploy.manifest import read_manifest, verify_config_matches
 from modeldeploy.stage_config import TEMPLATE, template_parameters
 
@@ -42,12 +41,7 @@ REPLACE = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED")
 
 def load_template_config(path: Path, template: Path) -> dict:
     """A TemplateConfiguration file whose parameters the template declares."""
-    try:
-        config = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
+    config = read_json_file(path)
     declared = template_parameters(template)
     unknown = sorted(set(config.get("Parameters", {})) - set(declared))
     if unknown:
@@ -200,7 +194,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None, cloudformation=None) -> int:
     args = parse_args(argv)
-    try:
+
+    def work() -> int:
         config = load_template_config(args.config_file, args.template_file)
         if args.manifest:
             verify_config_matches(read_manifest(args.manifest), config, str(args.config_file))
@@ -209,17 +204,12 @@ def main(argv: list[str] | None = None, cloudformation=None) -> int:
             args.stack_name,
             poll_seconds=args.poll_seconds,
         )
-        package = config["Parameters"].get("ModelPackageName")
-        print(f"Deploying {package} to stack {args.stack_name}")
+        print(f"Deploying {config['Parameters'].get('ModelPackageName')} to {args.stack_name}")
         outcome = deployer.deploy(args.template_file.read_text(), config, args.timeout_seconds)
-    except ConfigError as err:
-        print(f"deploy.py: {err}", file=sys.stderr)
-        return 2
-    except (DeployError, ClientError, BotoCoreError) as err:
-        print(f"deploy.py: {err}", file=sys.stderr)
-        return 1
-    print(f"Stack {args.stack_name} {outcome}")
-    return 0
+        print(f"Stack {args.stack_name} {outcome}")
+        return 0
+
+    return run_cli("deploy.py", work)
 
 
 if __name__ == "__main__":

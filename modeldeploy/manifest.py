@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from modeldeploy.errors import ConfigError
+from modeldeploy.errors import ConfigError, read_json_file
 from modeldeploy.registry import Package
 
 MANIFEST_FILE = "promotion-manifest.json"
@@ -44,12 +43,7 @@ def build_manifest(package: Package, metrics: dict[str, float]) -> dict:
 
 def read_manifest(path: Path) -> dict:
     """Read and check a manifest; raises ConfigError naming the file and field."""
-    try:
-        manifest = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: manifest not found") from None
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
+    manifest = read_json_file(path)
     missing = [key for key in REQUIRED if key not in manifest]
     if missing:
         raise ConfigError(f"{path}: missing field(s) {', '.join(missing)}")

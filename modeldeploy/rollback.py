@@ -15,9 +15,9 @@ import argparse
 import sys
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from modeldeploy.errors import DeployError
+from modeldeploy.errors import DeployError, run_cli
 from modeldeploy.registry import describe_package, latest_approved, list_packages
 from modeldeploy.smoke import served_package
 
@@ -66,18 +66,18 @@ def main(argv: list[str] | None = None, sagemaker=None) -> int:
     parser.add_argument("--stage", required=True, choices=("staging", "prod"))
     parser.add_argument("--reason", default="manual rollback")
     args = parser.parse_args(argv)
-    try:
+
+    def work() -> int:
         rejected, next_live = rollback(
             sagemaker or boto3.client("sagemaker"),
             args.sagemaker_project_name,
             args.stage,
             args.reason,
         )
-    except (DeployError, ClientError, BotoCoreError) as err:
-        print(f"rollback.py: {err}", file=sys.stderr)
-        return 1
-    print(f"Rejected {rejected}; the deploy flow will now deploy {next_live}")
-    return 0
+        print(f"Rejected {rejected}; the deploy flow will now deploy {next_live}")
+        return 0
+
+    return run_cli("rollback.py", work)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,12 @@ own parameter rules, and the CloudFormation TemplateConfiguration files built fr
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import yaml
 
-from modeldeploy.errors import ConfigError
+from modeldeploy.errors import ConfigError, read_json_file
 
 TEMPLATE = Path(__file__).with_name("endpoint-config-template.yml")
 STAGES = ("staging", "prod")
@@ -60,12 +59,7 @@ def load_stage_config(path: Path, template: Path = TEMPLATE) -> dict:
     Raises ConfigError naming the file and field for invalid JSON, an unknown parameter,
     a value the template would refuse, or a missing StageName.
     """
-    try:
-        raw = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
+    raw = read_json_file(path)
     if not isinstance(raw, dict) or not isinstance(raw.get("Parameters"), dict):
         raise ConfigError(f"{path}: must be an object with a 'Parameters' object")
     rules = template_parameters(template)
