@@ -23,13 +23,10 @@ class Package:
 
 def list_packages(sagemaker, group: str, page_size: int = 100) -> list[dict]:
     """Every package summary in `group`, all pages."""
-    summaries, kwargs = [], {"ModelPackageGroupName": group, "MaxResults": page_size}
-    while True:
-        page = sagemaker.list_model_packages(**kwargs)
-        summaries.extend(page.get("ModelPackageSummaryList", []))
-        if not page.get("NextToken"):
-            return summaries
-        kwargs["NextToken"] = page["NextToken"]
+    pages = sagemaker.get_paginator("list_model_packages").paginate(
+        ModelPackageGroupName=group, PaginationConfig={"PageSize": page_size}
+    )
+    return [summary for page in pages for summary in page.get("ModelPackageSummaryList", [])]
 
 
 def describe_package(sagemaker, arn: str) -> Package:

@@ -35,15 +35,11 @@ def list_steps(client, execution_arn: str) -> list[dict] | None:
 
     Returns None where the service lacks the call: plain moto answers it with a 500.
     """
-    steps: list[dict] = []
-    kwargs = {"PipelineExecutionArn": execution_arn, "SortOrder": "Ascending"}
+    pages = client.get_paginator("list_pipeline_execution_steps").paginate(
+        PipelineExecutionArn=execution_arn, SortOrder="Ascending"
+    )
     try:
-        while True:
-            page = client.list_pipeline_execution_steps(**kwargs)
-            steps.extend(page.get("PipelineExecutionSteps", []))
-            if not page.get("NextToken"):
-                return steps
-            kwargs["NextToken"] = page["NextToken"]
+        return [step for page in pages for step in page.get("PipelineExecutionSteps", [])]
     except ClientError as err:
         if err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 500:
             raise
