@@ -46,12 +46,10 @@ class EndpointUnavailable(Exception):
 class LoadedModel:
     handlers: ModuleType
     model: object
-    package_arn: str
 
 
 @dataclass
 class _Resolved:
-    package_arn: str
     model_data_url: str
     program: str
 
@@ -137,7 +135,6 @@ class EndpointRuntime:
             raise EndpointUnavailable(f"Endpoint {endpoint_name} cannot serve: {err}") from None
         environment = container.get("Environment", {})
         return _Resolved(
-            package_arn or "",
             container["ModelDataUrl"],
             environment.get("SAGEMAKER_PROGRAM", "inference.py"),
         )
@@ -181,7 +178,7 @@ class EndpointRuntime:
         if not script.exists():
             raise FileNotFoundError(f"code/{resolved.program} is not in model.tar.gz")
         handlers = _import(script)
-        return LoadedModel(handlers, handlers.model_fn(str(model_dir)), resolved.package_arn)
+        return LoadedModel(handlers, handlers.model_fn(str(model_dir)))
 
 
 def _import(script: Path) -> ModuleType:

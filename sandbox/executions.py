@@ -52,7 +52,6 @@ class ExecutionState:
     status: str = "Executing"
     failure_reason: str | None = None
     steps: dict[str, StepRecord] = field(default_factory=dict)
-    done: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -88,8 +87,6 @@ class ExecutionState:
             execution.pipeline_execution_status = status
             execution.pipeline_execution_failure_reason = failure_reason
             execution.last_modified_time = _now()
-        if status in ("Succeeded", "Failed", "Stopped"):
-            self.done.set()
 
     def list_steps(self, ascending: bool) -> list[dict]:
         with self._lock:
