@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from pipelines.churn.steps.evaluate import compute_report
+from pipelines.churn.steps.evaluate import (
+    CONFUSION_IMAGE,
+    ROC_IMAGE,
+    compute_report,
+    draw_figures,
+)
 
 
 def test_report_has_model_quality_metrics_in_range(evaluation: Path):
@@ -45,3 +51,18 @@ def test_perfect_scores_give_auc_1_and_no_errors():
     metrics = report["binary_classification_metrics"]
     assert metrics["auc"]["value"] == 1.0
     assert metrics["confusion_matrix"] == {"0": {"0": 2, "1": 0}, "1": {"0": 0, "1": 2}}
+
+
+def test_roc_and_confusion_images_are_pngs_next_to_the_report(evaluation: Path):
+    for name in (ROC_IMAGE, CONFUSION_IMAGE):
+        image = evaluation.parent / name
+        assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert image.stat().st_size > 5_000, name  # a drawn figure, not an empty canvas
+
+
+def test_without_matplotlib_the_report_is_still_written(evaluation: Path, tmp_path, monkeypatch):
+    # SageMaker's scikit-learn image has no matplotlib: the gate must not depend on pictures.
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    report = json.loads(evaluation.read_text())
+    assert draw_figures(report, tmp_path) == []
+    assert not list(tmp_path.iterdir())

@@ -3,13 +3,15 @@
 Runs in the SageMaker scikit-learn processing container. Writes `evaluation.json` in
 SageMaker's model-quality metrics format for binary classification (the format Model
 Registry and Studio read), which the pipeline's `CheckEvaluation` step reads with JsonGet
-and the Register step attaches to the model package.
+and the Register step attaches to the model package, plus ROC-curve and confusion-matrix
+images for people (the run report shows them; so can anyone browsing the artifacts).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tarfile
 import tempfile
@@ -24,6 +26,9 @@ TARGET_COLUMN = "churn"
 MODEL_FILE = "model.joblib"
 THRESHOLD = 0.5
 ROC_POINTS = 50  # enough for a smooth curve, small enough for the registry to store
+ROC_IMAGE = "roc_curve.png"
+CONFUSION_IMAGE = "confusion_matrix.png"
+logger = logging.getLogger(__name__)
 
 
 def load_model(model_dir: Path):
@@ -65,6 +70,67 @@ def compute_report(labels: np.ndarray, scores: np.ndarray) -> dict:
     }
 
 
+def draw_figures(report: dict, output: Path) -> list[Path]:
+    """ROC curve and confusion matrix as PNGs, drawn from the report itself.
+
+    matplotlib is optional: SageMaker's scikit-learn image does not ship it, and a missing
+    picture must not fail the quality gate. Use an image with matplotlib to get them on AWS.
+    """
+    try:
+        from matplotlib.figure import Figure  # no pyplot: no global state, faster import
+    except ImportError:
+        logger.warning("matplotlib is not installed in this image: no ROC/confusion images")
+        return []
+    scores = report["binary_classification_metrics"]
+    roc = scores["receiver_operating_characteristic_curve"]
+    figure = Figure(figsize=(4.5, 4.5), layout="constrained")
+    axes = figure.add_subplot()
+    axes.plot(
+        roc["false_positive_rates"],
+        roc["true_positive_rates"],
+        lw=2,
+        label=f"model (AUC = {scores['auc']['value']:.3f})",
+    )
+    axes.plot([0, 1], [0, 1], ls="--", color="grey", label="chance")
+    axes.set(
+        xlabel="False positive rate",
+        ylabel="True positive rate",
+        title="ROC curve",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
+    axes.legend(loc="lower right")
+    figure.savefig(output / ROC_IMAGE, dpi=100)
+
+    counts = np.array([[scores["confusion_matrix"][a][p] for p in "01"] for a in "01"])
+    figure = Figure(figsize=(4.5, 4), layout="constrained")
+    axes = figure.add_subplot()
+    image = axes.imshow(counts, cmap="Blues")
+    for (actual, predicted), count in np.ndenumerate(counts):
+        dark = count > counts.max() / 2
+        axes.text(
+            predicted,
+            actual,
+            f"{count:,}",
+            ha="center",
+            va="center",
+            color="white" if dark else "black",
+        )
+    labels = ["stays (0)", "churns (1)"]
+    axes.set(
+        xticks=[0, 1],
+        yticks=[0, 1],
+        xticklabels=labels,
+        yticklabels=labels,
+        xlabel="Predicted",
+        ylabel="Actual",
+        title=f"Confusion matrix (threshold {THRESHOLD})",
+    )
+    figure.colorbar(image, ax=axes, shrink=0.8)
+    figure.savefig(output / CONFUSION_IMAGE, dpi=100)
+    return [output / ROC_IMAGE, output / CONFUSION_IMAGE]
+
+
 def evaluate(args: argparse.Namespace) -> dict:
     """Score the test split and write evaluation.json; returns the report."""
     model = load_model(Path(args.model_dir))
@@ -76,6 +142,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     (output / "evaluation.json").write_text(json.dumps(report, indent=2))
+    draw_figures(report, output)
     return report
 
 
