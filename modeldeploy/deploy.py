@@ -204,7 +204,8 @@ def main(argv: list[str] | None = None, cloudformation=None) -> int:
             args.stack_name,
             poll_seconds=args.poll_seconds,
         )
-        print(f"Deploying {config['Parameters'].get('ModelPackageName')} to {args.stack_name}")
+        what = config["Parameters"].get("ModelPackageName") or args.template_file.name
+        print(f"Deploying {what} to {args.stack_name}")
         outcome = deployer.deploy(args.template_file.read_text(), config, args.timeout_seconds)
         print(f"Stack {args.stack_name} {outcome}")
         return 0

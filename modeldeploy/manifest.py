@@ -1,9 +1,15 @@
-"""The promotion manifest: which package passed staging, so prod deploys exactly that one."""
+"""The promotion manifest: which package passed staging, so prod deploys exactly that one.
+
+`python -m modeldeploy.manifest FILE FIELD` prints one field (JSON for non-strings), for
+buildspecs to export, without depending on jq being installed.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,3 +65,25 @@ def verify_config_matches(manifest: dict, config: dict, source: str) -> None:
             f"{manifest['model_package_arn']!r}; refusing to deploy a package that did not "
             "pass staging"
         )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m modeldeploy.manifest FILE FIELD", file=sys.stderr)
+        return 2
+    path, field = Path(args[0]), args[1]
+    try:
+        value = read_manifest(path)[field]
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyError:
+        print(f"error: {path}: no field {field!r}", file=sys.stderr)
+        return 1
+    print(value if isinstance(value, str) else json.dumps(value, separators=(",", ":")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,6 +4,7 @@ python -m sandbox up          # start one in the background (or report the runni
 eval "$(python -m sandbox env)"  # point this shell's AWS CLI / boto3 at it
 python -m sandbox status
 python -m sandbox down        # stop the one `up` started
+python -m sandbox demo [happy|gate-failure|rollback] [--interactive]  # the whole lifecycle
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from sandbox import daemon
 from sandbox.constants import sandbox_home
+from sandbox.demo import SCENARIOS
 
 
 def _print_running(running: daemon.RunningSandbox, verb: str) -> None:
@@ -34,8 +36,19 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("env", help="print export lines for the running sandbox")
     serve = commands.add_parser("serve", help="run a sandbox in the foreground")
     serve.add_argument("--port", type=int, default=0)
+    demo = commands.add_parser("demo", help="the whole CI/CD lifecycle, with a report")
+    demo.add_argument("scenario", nargs="?", default="happy", choices=SCENARIOS)
+    demo.add_argument(
+        "--interactive", action="store_true", help="ask at the manual approval (needs a terminal)"
+    )
+    demo.add_argument("--rows", type=int, default=10_000, help="generated customers")
     args = parser.parse_args(argv)
     home = (args.home or sandbox_home()).resolve()
+
+    if args.command == "demo":
+        from sandbox.demo.run import run_demo
+
+        return run_demo(args.scenario, args.interactive, home, args.rows)
 
     if args.command == "serve":
         return daemon.serve(home, args.port)

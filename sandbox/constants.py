@@ -13,6 +13,8 @@ PIPELINE_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/SandboxSageMakerExecutionRo
 
 # Environment variables the sandbox reads.
 HOME_VARIABLE = "SANDBOX_HOME"  # where state, logs and job folders live
+# Set for every process a sandbox serves, so `run-pipeline --local` there joins that sandbox.
+ENDPOINT_VARIABLE = "SANDBOX_ENDPOINT_URL"
 
 # What every process talking to the sandbox gets: fake credentials, a fixed region, and the
 # SDK v3 role check off (it calls iam:SimulatePrincipalPolicy, which moto lacks).
@@ -34,4 +36,4 @@ def sandbox_home() -> Path:
 
 def client_environment(endpoint_url: str) -> dict[str, str]:
     """The variables that point boto3 and SDK v3 at the sandbox."""
-    return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint_url}
+    return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint_url, ENDPOINT_VARIABLE: endpoint_url}

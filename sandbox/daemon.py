@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.clients import sandbox_client
-from sandbox.constants import client_environment, sandbox_home
+from sandbox.constants import ENDPOINT_VARIABLE, client_environment, sandbox_home
 from sandbox.server import Sandbox
 
 STATE_FILE = "server.json"
@@ -140,12 +140,20 @@ def stop_background(home: Path) -> RunningSandbox | None:
     return running
 
 
+def _from_environment(home: Path) -> RunningSandbox | None:
+    """The sandbox that started this process (e.g. the demo's), if it says so."""
+    endpoint_url = os.environ.get(ENDPOINT_VARIABLE)
+    if endpoint_url and _responds(endpoint_url):
+        return RunningSandbox(os.getppid(), endpoint_url, home)
+    return None
+
+
 @contextlib.contextmanager
 def connect(home: Path | None = None) -> Iterator[Sandbox | RunningSandbox]:
     """The running sandbox if there is one (in this process or recorded in `home`), else a
     new one for the duration of the block."""
     home = (home or sandbox_home()).resolve()
-    running = Sandbox.running_here(home) or find_running(home)
+    running = Sandbox.running_here(home) or _from_environment(home) or find_running(home)
     if running is not None:
         yield running
         return

@@ -52,6 +52,7 @@ class ExecutionState:
     status: str = "Executing"
     failure_reason: str | None = None
     steps: dict[str, StepRecord] = field(default_factory=dict)
+    jobs: dict[str, dict] = field(default_factory=dict)  # job ARN -> Describe*Job answer
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -78,6 +79,13 @@ class ExecutionState:
                 record.end_time = _now()
             self.steps[name] = record
             return record
+
+    def record_job(self, description: dict) -> None:
+        """Keep a processing/training job's description (the step's properties)."""
+        arn = description.get("ProcessingJobArn") or description.get("TrainingJobArn")
+        if arn:
+            with self._lock:
+                self.jobs[arn] = description
 
     def set_status(self, status: str, failure_reason: str | None = None) -> None:
         with self._lock:

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import functools
 
-from moto.cloudformation.models import ChangeSet
+from moto.cloudformation.models import ChangeSet, cloudformation_backends
 from moto.cloudformation.parsing import ResourceMap
 from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
+
+from sandbox import registry_events
 
 _applied = False
 
@@ -84,12 +86,23 @@ def apply() -> None:
     # a later change set back to those values is wrongly judged "no changes".
     original_apply = ChangeSet.apply
 
+    # It also sets the stack's Outputs and publishes their exports (Fn::ImportValue reads
+    # them); moto does that in CreateStack/UpdateStack only, not for a change set.
     @functools.wraps(original_apply)
     def apply_change_set(self):
         original_apply(self)
         self.stack.parameters = self.parameters
+        self.stack.template = self.template
+        self.stack._parse_template()
+        self.stack.output_map = self.stack._create_output_map()
+        backend = cloudformation_backends[self.stack.account_id][self.stack.region_name]
+        for export in self.stack.exports:
+            backend.exports[export.name] = export
 
     ChangeSet.apply = apply_change_set
+
+    # SageMaker sends model package state changes to EventBridge; moto does not.
+    registry_events.apply()
 
 
 def _references(node) -> set[str]:

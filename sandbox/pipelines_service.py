@@ -4,6 +4,7 @@
   as SageMaker does after the call returns.
 - ListPipelineExecutionSteps: answered from the run's step records.
 - DescribePipelineExecution: moto's answer, with the FailureReason moto leaves empty.
+- DescribeProcessingJob / DescribeTrainingJob: the jobs the pipeline steps ran.
 
 Every other request goes to moto untouched.
 """
@@ -62,6 +63,8 @@ class PipelinesService:
                 self._launch(json.loads(payload)["PipelineExecutionArn"])
             start_response(status, headers)
             return [payload]
+        if action in ("DescribeProcessingJob", "DescribeTrainingJob"):
+            return self._describe_job(json.loads(body or b"{}"), start_response)
         if action == "DescribeEndpoint":
             self.runtime.check(json.loads(body or b"{}").get("EndpointName", ""))
             return self._call_moto_through(environ, body, start_response)
@@ -108,6 +111,21 @@ class PipelinesService:
         ascending = request.get("SortOrder", "Descending") == "Ascending"
         return _json_response(
             start_response, "200 OK", {"PipelineExecutionSteps": state.list_steps(ascending)}
+        )
+
+    def _describe_job(self, request: dict, start_response):
+        """A job a pipeline step ran, described from the step's recorded properties."""
+        name = request.get("ProcessingJobName") or request.get("TrainingJobName") or ""
+        with self._lock:
+            states = list(self.executions.values())
+        for state in states:
+            for arn, description in list(state.jobs.items()):
+                if arn.rsplit("/", 1)[-1] == name.lower():
+                    return _json_response(start_response, "200 OK", description)
+        return _json_response(
+            start_response,
+            "400 Bad Request",
+            {"__type": "ValidationException", "message": f"Could not find job {name!r}"},
         )
 
     def _with_failure_reason(self, status: str, payload: bytes) -> bytes:

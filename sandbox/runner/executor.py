@@ -152,6 +152,8 @@ class PipelineExecutor:
         self.state.step(node.name, node.type, "Executing")
         try:
             metadata = handlers[node.type](node, context)
+            if node.type in ("Processing", "Training"):
+                self.state.record_job(context.properties[node.name])
         except ExpressionError as err:
             raise StepFailed(str(err)) from None
         except ClientError as err:

@@ -5,6 +5,7 @@ scoped, and the deploy pipeline has the stages the flow promises."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shlex
 import subprocess
@@ -191,6 +192,7 @@ def test_deploy_pipeline_stages_and_triggers():
         "TestStaging",
         "ApproveDeployment",
         "DeployProd",
+        "TestProd",
     ]
     assert pipeline["PipelineType"] == "V2" and pipeline["ExecutionMode"] == "QUEUED"
     staging = pipeline["Stages"][2]["Actions"][0]["Configuration"]
@@ -198,6 +200,10 @@ def test_deploy_pipeline_stages_and_triggers():
     approval = pipeline["Stages"][4]["Actions"][0]["Configuration"]["CustomData"]
     assert "#{BuildVariables.MODEL_PACKAGE_ARN}" in approval
     assert "#{BuildVariables.MODEL_METRICS}" in approval
+    test_prod = pipeline["Stages"][6]["Actions"][0]["Configuration"]
+    assert json.loads(test_prod["EnvironmentVariables"]) == [
+        {"name": "STAGE", "value": "prod", "type": "PLAINTEXT"}
+    ]
     rule = resources["ModelPackageStateChangeRule"]["Properties"]["EventPattern"]
     assert rule["detail-type"] == ["SageMaker Model Package State Change"]
     assert rule["detail"]["ModelApprovalStatus"] == ["Approved", "Rejected"]

@@ -1,0 +1,334 @@
+"""The lifecycle the demo walks through, and its scenarios.
+
+happy         build → approve → deploy pipeline (staging, smoke, approval, prod, smoke)
+gate-failure  the build's quality gate is set out of reach: Fail step, nothing registered,
+              nothing deployed
+rollback      a second model is promoted over what prod serves (after a first one, in a new
+              sandbox), then rejected in the registry: the rejection event redeploys the
+              previous Approved package to staging and prod
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modeldeploy.registry import list_packages
+from sandbox.constants import HOME_VARIABLE
+from sandbox.demo.codepipeline import DeployPipelineRun
+from sandbox.demo.progress import Progress, StageFailed
+from sandbox.demo.template import Template
+from sandbox.demo.trigger import DeployTrigger
+
+REPO = Path(__file__).resolve().parents[2]
+FOUNDATION_TEMPLATE = REPO / "codepipeline" / "foundation.yml"
+DEPLOY_TEMPLATE = REPO / "codepipeline" / "model-deploy.yml"
+PIPELINE_MODULE = "pipelines.churn.pipeline"
+UNREACHABLE_ROC_AUC = 0.999  # the gate-failure scenario's MinRocAuc
+SECOND_MODEL_SEED = 7  # different customers, so the rollback's second model differs
+
+
+@dataclass(frozen=True)
+class Project:
+    """What a SageMaker Project passes to the templates and the build."""
+
+    name: str = "churn"
+    project_id: str = "p-sandboxdemo"
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:sagemaker:us-east-1:123456789012:project/{self.name}"
+
+
+@dataclass
+class Outcome:
+    """What happened, for the summary and the report."""
+
+    scenario: str
+    executions: list[dict] = field(default_factory=list)  # {arn, status, package}
+    deploy_runs: list[list[str]] = field(default_factory=list)  # stages each run ran
+    expected: bool = True
+    message: str = ""
+    failure: StageFailed | None = None
+
+
+class Lifecycle:
+    def __init__(
+        self,
+        sandbox,
+        work_dir: Path,
+        progress: Progress,
+        approve: Callable[[str], bool],
+        rows: int,
+        project: Project = Project(),
+    ):
+        self.sandbox, self.work_dir, self.progress = sandbox, work_dir, progress
+        self.approve, self.rows, self.project = approve, rows, project
+        self.environment = {
+            **os.environ,
+            **sandbox.environment,
+            HOME_VARIABLE: str(sandbox.home),  # `run-pipeline --local` keeps its logs there
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.exports: dict[str, str] = {}
+        self.sagemaker = sandbox.client("sagemaker")
+        self.trigger: DeployTrigger | None = None
+        self.deploy_template: Template | None = None
+
+    # --- stages ----------------------------------------------------------------------------
+
+    def foundation(self) -> None:
+        """The project's foundation stack (bucket, key, roles), through CloudFormation."""
+        stack = f"{self.project.name}-foundation"
+        with self.progress.stage(
+            "Foundation stack", f"{FOUNDATION_TEMPLATE.name} → {stack}"
+        ) as log:
+            config = self.work_dir / "foundation-config.json"
+            config.write_text(
+                json.dumps({"Parameters": {"SageMakerProjectName": self.project.name}})
+            )
+            log.run(self._deploy_command(stack, FOUNDATION_TEMPLATE, config), self.environment)
+            exports = self.sandbox.client("cloudformation").get_paginator("list_exports")
+            self.exports = {
+                e["Name"]: e["Value"] for page in exports.paginate() for e in page["Exports"]
+            }
+            self.deploy_template = Template(
+                DEPLOY_TEMPLATE,
+                {
+                    "SageMakerProjectName": self.project.name,
+                    "SageMakerProjectId": self.project.project_id,
+                    "CodeConnectionArn": "arn:aws:codeconnections:us-east-1:123456789012:"
+                    "connection/sandbox",
+                    "FullRepositoryId": "local/working-tree",
+                },
+                self._import_value,
+            )
+            self.trigger = DeployTrigger(
+                self.deploy_template, self.sandbox.client("events"), self.sandbox.client("sqs")
+            )
+            log.say(f"EventBridge rule {self.trigger.rule_id}: {json.dumps(self.trigger.pattern)}")
+
+    def data(self, name: str = "churn.csv", seed: int = 42) -> str:
+        """Generated customers, uploaded where the pipeline reads its input."""
+        from pipelines.churn.generate_data import write_churn_csv
+
+        uri = f"s3://{self.bucket}/{self.project.name}/data/{name}"
+        with self.progress.stage("Data", f"{self.rows:,} generated rows → {uri}") as log:
+            path = write_churn_csv(self.work_dir / "data" / name, self.rows, seed=seed)
+            self.sandbox.client("s3").upload_file(str(path), self.bucket, uri.split("/", 3)[3])
+            log.say(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and uploaded it")
+        return uri
+
+    def model_build(self, parameters: dict, summary: Path) -> dict:
+        """`run-pipeline --local` with the project's arguments; the execution's outcome."""
+        result = {"arn": None, "status": "Failed", "package": None}
+        argv = [
+            str(Path(sys.executable).parent / "run-pipeline"),
+            "--local",
+            "--module-name",
+            PIPELINE_MODULE,
+            "--role-arn",
+            self.exports[f"{self.project.name}-pipeline-execution-role"],
+            "--kwargs",
+            json.dumps(self.pipeline_kwargs()),
+            "--tags",
+            json.dumps([{"Key": "sagemaker:project-name", "Value": self.project.name}]),
+            "--parameters",
+            json.dumps(parameters),
+            "--summary-markdown",
+            str(summary),
+        ]
+        with self.progress.stage("Model build", "run-pipeline --local") as log:
+            try:
+                output = log.run(argv, self.environment, cwd=REPO)
+            except StageFailed as failed:
+                result["arn"] = _match(r"Started execution (\S+)", log.lines)
+                failed.reason = _match(r"Failed step: (.+)", log.lines) or failed.reason
+                failed.execution = result  # type: ignore[attr-defined]
+                raise
+            result.update(
+                arn=_match(r"Started execution (\S+)", output),
+                status="Succeeded",
+                package=_match(r"Registered model package (\S+)", output),
+            )
+        return result
+
+    def set_approval(self, package_arn: str, status: str, why: str) -> None:
+        """Approve or reject a package; the registry's event must start the deploy pipeline."""
+        verb = "Approve" if status == "Approved" else "Reject"
+        with self.progress.stage(f"{verb} package", package_arn.rsplit("/", 2)[-2:][-1]) as log:
+            self.trigger.drain()
+            self.sagemaker.update_model_package(
+                ModelPackageArn=package_arn, ModelApprovalStatus=status, ApprovalDescription=why
+            )
+            log.say(f"{package_arn}: ModelApprovalStatus={status} ({why})")
+            event = self.trigger.wait()
+            if event is None:
+                raise StageFailed(f"{verb} package", "no state-change event reached the rule")
+            detail = event["detail"]
+            log.say(
+                f"EventBridge: '{event['detail-type']}' {detail['ModelPackageGroupName']}/"
+                f"{detail['ModelPackageVersion']} {detail['ModelApprovalStatus']} matched rule "
+                f"{self.trigger.rule_id} → starting the deploy pipeline"
+            )
+
+    def deploy_pipeline(self, outcome: Outcome) -> None:
+        run = DeployPipelineRun(
+            template=self.deploy_template,
+            workspace=self.work_dir / f"deploy-{len(outcome.deploy_runs) + 1}",
+            repo=REPO,
+            environment=self.environment,
+            progress=self.progress,
+            approve=self.approve,
+        )
+        outcome.deploy_runs.append(run.stages_run)
+        run.run()
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    @property
+    def bucket(self) -> str:
+        return self.exports[f"{self.project.name}-artifact-bucket"]
+
+    def pipeline_kwargs(self) -> dict:
+        """As the model-build buildspec passes them (see buildspec.yml)."""
+        name = self.project.name
+        return {
+            "region": "us-east-1",
+            "sagemaker_project_name": name,
+            "sagemaker_project_id": self.project.project_id,
+            "sagemaker_project_arn": self.project.arn,
+            "role": self.exports[f"{name}-pipeline-execution-role"],
+            "default_bucket": self.bucket,
+            "pipeline_name": name,
+            "model_package_group_name": name,
+            "base_job_prefix": name,
+        }
+
+    def _import_value(self, name: str) -> str:
+        if name not in self.exports:
+            raise StageFailed("Deploy pipeline", f"no CloudFormation export named {name!r}")
+        return self.exports[name]
+
+    def _deploy_command(self, stack: str, template: Path, config: Path) -> list[str]:
+        return [
+            sys.executable,
+            str(REPO / "modeldeploy" / "deploy.py"),
+            "--stack-name",
+            stack,
+            "--template-file",
+            str(template),
+            "--config-file",
+            str(config),
+            "--poll-seconds",
+            "0.5",
+        ]
+
+    def packages(self) -> list[dict]:
+        """The project's model packages, oldest first."""
+        found = list_packages(self.sagemaker, self.project.name)
+        return sorted(found, key=lambda p: p.get("ModelPackageVersion", 0))
+
+    def served_package(self, stage: str) -> str | None:
+        """The package a stage's endpoint serves: endpoint → config → model → package."""
+        try:
+            endpoint = self.sagemaker.describe_endpoint(EndpointName=f"{self.project.name}-{stage}")
+            config = self.sagemaker.describe_endpoint_config(
+                EndpointConfigName=endpoint["EndpointConfigName"]
+            )
+            model = self.sagemaker.describe_model(
+                ModelName=config["ProductionVariants"][0]["ModelName"]
+            )
+        except self.sagemaker.exceptions.ClientError:
+            return None
+        return model.get("PrimaryContainer", {}).get("ModelPackageName")
+
+    def endpoint_status(self, stage: str) -> str | None:
+        try:
+            name = f"{self.project.name}-{stage}"
+            return self.sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"]
+        except self.sagemaker.exceptions.ClientError:
+            return None
+
+
+def _match(pattern: str, lines: list[str]) -> str | None:
+    for line in reversed(lines):
+        found = re.search(pattern, line)
+        if found:
+            return found.group(1)
+    return None
+
+
+def run_scenario(lifecycle: Lifecycle, outcome: Outcome, summary: Path) -> None:
+    """Walk `outcome.scenario`, recording into `outcome`; a StageFailed that the scenario
+    does not expect propagates."""
+    scenario = outcome.scenario
+    lifecycle.foundation()
+    lifecycle.data()
+    if scenario == "gate-failure":
+        _gate_failure(lifecycle, outcome, summary)
+        return
+    if scenario == "rollback":
+        _rollback(lifecycle, outcome, summary)
+        return
+    package = _promote(lifecycle, outcome, {}, summary)
+    serving = lifecycle.served_package("prod")
+    outcome.expected = serving == package
+    outcome.message = f"prod serves the approved package {serving}"
+    if not outcome.expected:
+        outcome.message = f"prod serves {serving}, expected the approved package {package}"
+
+
+def _rollback(lifecycle: Lifecycle, outcome: Outcome, summary: Path) -> None:
+    """Promote a second model over what prod serves (promoting a first one if it serves
+    nothing yet), reject it in the registry, and expect prod back on the first."""
+    first = lifecycle.served_package("prod") or _promote(lifecycle, outcome, {}, summary)
+    second_data = lifecycle.data("churn-v2.csv", seed=SECOND_MODEL_SEED)
+    second = _promote(lifecycle, outcome, {"InputDataUri": second_data}, summary)
+    if lifecycle.served_package("prod") != second:
+        raise StageFailed("Deploy pipeline", f"prod does not serve the second model {second}")
+    lifecycle.set_approval(second, "Rejected", "rolled back by the sandbox demo")
+    lifecycle.deploy_pipeline(outcome)
+    serving = lifecycle.served_package("prod")
+    outcome.expected = serving == first
+    outcome.message = (
+        f"prod serves the first package again ({first}) after {second} was rejected"
+        if outcome.expected
+        else f"prod serves {serving}, expected the first package {first}"
+    )
+
+
+def _promote(lifecycle: Lifecycle, outcome: Outcome, parameters: dict, summary: Path) -> str:
+    execution = lifecycle.model_build(parameters, summary)
+    outcome.executions.append(execution)
+    lifecycle.set_approval(execution["package"], "Approved", "approved by the sandbox demo")
+    lifecycle.deploy_pipeline(outcome)
+    return execution["package"]
+
+
+def _gate_failure(lifecycle: Lifecycle, outcome: Outcome, summary: Path) -> None:
+    """A threshold no model meets: the build must stop at Fail, registering and deploying
+    nothing (compared with what the sandbox held before, which may be a previous run's)."""
+    packages_before = len(lifecycle.packages())
+    serving_before = {stage: lifecycle.served_package(stage) for stage in ("staging", "prod")}
+    try:
+        lifecycle.model_build({"MinRocAuc": UNREACHABLE_ROC_AUC}, summary)
+    except StageFailed as failed:
+        outcome.executions.append(getattr(failed, "execution", {"arn": None}))
+        outcome.failure = failed
+    registered = len(lifecycle.packages()) - packages_before
+    changed = [s for s, arn in serving_before.items() if lifecycle.served_package(s) != arn]
+    stopped_at_fail = outcome.failure is not None and outcome.failure.reason.startswith("Fail")
+    outcome.expected = stopped_at_fail and registered == 0 and not changed
+    outcome.message = (
+        f"the gate held: {outcome.failure.reason}; nothing registered, nothing deployed"
+        if outcome.expected
+        else "expected a stop at the Fail step with nothing registered or deployed; got "
+        f"failure={outcome.failure and outcome.failure.reason!r}, {registered} new "
+        f"package(s), endpoints changed: {changed}"
+    )

@@ -1,0 +1,99 @@
+"""`python -m sandbox demo [happy|gate-failure|rollback] [--interactive]`: run a scenario,
+print a summary, write the report; exit 0 when the scenario ended as it should."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from sandbox import daemon
+from sandbox.demo import report
+from sandbox.demo.lifecycle import Lifecycle, Outcome, run_scenario
+from sandbox.demo.progress import Progress, StageFailed
+from sandbox.server import Sandbox
+
+DEFAULT_ROWS = 10_000
+
+
+def ask(message: str) -> bool:
+    """The manual approval, at the terminal."""
+    print(f"\n  Manual approval: {message}")
+    answer = input("  Approve the promotion to prod? [y/N] ").strip().lower()
+    return answer in ("y", "yes")
+
+
+def auto_approve(message: str) -> bool:
+    print("    Auto-approved: this run is not interactive (use --interactive to decide yourself)")
+    return True
+
+
+@contextlib.contextmanager
+def sandbox_for_demo(home: Path, progress: Progress, given=None):
+    """`given`, or the sandbox recorded in `home` if one runs, else a new one, stopped at
+    the end."""
+    with progress.stage("Sandbox") as log:
+        running = given or daemon.find_running(home)
+        if running:
+            log.say(f"using the running sandbox at {running.endpoint_url}")
+            sandbox = None
+        else:
+            sandbox = Sandbox(home=home).start()
+            running = sandbox
+            log.say(f"started at {sandbox.endpoint_url} (state in {home})")
+    try:
+        yield running
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+            print("Sandbox stopped")
+
+
+def quiet_known_moto_gaps() -> None:
+    """moto's CloudFormation warns for each type it skips (bucket policy, alarms, auto
+    scaling...); cfn-lint and the wiring tests cover those, so the demo does not repeat it."""
+    warnings.filterwarnings("ignore", "Tried to parse AWS")
+    logging.getLogger("moto").setLevel(logging.ERROR)
+
+
+def run_demo(
+    scenario: str, interactive: bool, home: Path, rows: int = DEFAULT_ROWS, sandbox=None
+) -> int:
+    """Run `scenario`; `sandbox` (a running one) is for tests that chain scenarios."""
+    quiet_known_moto_gaps()
+    if interactive and not sys.stdin.isatty():
+        print("demo: --interactive needs a terminal to ask for the approval", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    report_dir = home / "report"
+    work_dir = home / "demo"
+    for folder in (report_dir, work_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    progress = Progress(report_dir / "logs")
+    summary_md = report_dir / "metrics.md"
+    outcome = Outcome(scenario)
+    lifecycle = None
+    try:
+        with sandbox_for_demo(home, progress, sandbox) as sandbox:
+            lifecycle = Lifecycle(
+                sandbox, work_dir, progress, ask if interactive else auto_approve, rows
+            )
+            try:
+                run_scenario(lifecycle, outcome, summary_md)
+            except StageFailed as failed:
+                outcome.failure, outcome.expected = failed, False
+                outcome.message = f"stage {failed.stage} failed: {failed.reason}"
+            facts = report.collect(lifecycle, outcome)
+    except StageFailed as failed:  # the sandbox itself did not start
+        outcome.failure, outcome.expected = failed, False
+        outcome.message = f"stage {failed.stage} failed: {failed.reason}"
+        facts = None
+    elapsed = time.perf_counter() - started
+    written = report.write(report_dir, outcome, progress.timings, facts, summary_md, elapsed)
+    report.print_summary(outcome, progress.timings, facts, elapsed, written)
+    return 0 if outcome.expected else 1
