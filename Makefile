@@ -46,10 +46,13 @@ test: lint  ## pre-commit checks, then the test suite (offline, moto-backed)
 lint: $(STAMP) $(CHECKOV)  ## pre-commit on every file: ruff, cfn-lint, actionlint, checkov, yaml, secrets
 	$(VENV)/bin/pre-commit run --all-files --show-diff-on-failure
 
-# The model-build half on the sandbox: the definition SDK v3 renders for AWS, executed
-# locally (moto for S3 and SageMaker, step scripts as local processes), a package registered.
-demo: $(STAMP)  ## run the churn pipeline end to end in the local sandbox
-	$(VENV)/bin/run-pipeline --local -n pipelines.churn.pipeline
+# The whole lifecycle on the sandbox: foundation stack, data, the model-build pipeline (the
+# definition SDK v3 renders for AWS, run locally), approval, and the deploy pipeline stage by
+# stage as codepipeline/model-deploy.yml lists it. Report: .sandbox/report/index.html.
+# SCENARIO=gate-failure|rollback for the other endings; DEMO_ARGS=--interactive to approve.
+SCENARIO ?= happy
+demo: $(STAMP)  ## the whole CI/CD lifecycle on the local sandbox, with a report
+	$(PY) -m sandbox demo $(SCENARIO) $(DEMO_ARGS)
 
 clean:  ## remove the virtualenv, caches and sandbox state
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache .sandbox

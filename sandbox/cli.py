@@ -42,13 +42,24 @@ def main(argv: list[str] | None = None) -> int:
         "--interactive", action="store_true", help="ask at the manual approval (needs a terminal)"
     )
     demo.add_argument("--rows", type=int, default=10_000, help="generated customers")
+    demo.add_argument(
+        "--codebuild-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a CodeBuild variable, as start-build's environment override does "
+        "(e.g. LATENCY_BUDGET_MS=2000 on a busy machine)",
+    )
     args = parser.parse_args(argv)
     home = (args.home or sandbox_home()).resolve()
 
     if args.command == "demo":
         from sandbox.demo.run import run_demo
 
-        return run_demo(args.scenario, args.interactive, home, args.rows)
+        overrides = dict(item.partition("=")[::2] for item in args.codebuild_env)
+        return run_demo(
+            args.scenario, args.interactive, home, args.rows, codebuild_overrides=overrides
+        )
 
     if args.command == "serve":
         return daemon.serve(home, args.port)

@@ -8,6 +8,7 @@ import functools
 
 from moto.cloudformation.models import ChangeSet, cloudformation_backends
 from moto.cloudformation.parsing import ResourceMap
+from moto.cloudformation.responses import CloudFormationResponse
 from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
 
 from sandbox import registry_events
@@ -100,6 +101,21 @@ def apply() -> None:
             backend.exports[export.name] = export
 
     ChangeSet.apply = apply_change_set
+
+    # CreateChangeSet with nothing to change succeeds on AWS and yields a FAILED change set
+    # ("didn't contain changes"), which moto's backend builds too; moto's request layer
+    # raises UpdateStack's "No updates are to be performed." first. Skip that check there.
+    original_create_change_set = CloudFormationResponse.create_change_set
+
+    @functools.wraps(original_create_change_set)
+    def create_change_set(self):
+        self._validate_different_update = lambda *args: None
+        try:
+            return original_create_change_set(self)
+        finally:
+            del self._validate_different_update
+
+    CloudFormationResponse.create_change_set = create_change_set
 
     # SageMaker sends model package state changes to EventBridge; moto does not.
     registry_events.apply()

@@ -84,6 +84,8 @@ class DeployPipelineRun:
     progress: Progress
     approve: Callable[[str], bool]
     poll_seconds: float = 0.5
+    # Like `aws codebuild start-build --environment-variables-override`: wins over all.
+    codebuild_overrides: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, Path] = field(default_factory=dict)
     variables: dict[str, dict[str, str]] = field(default_factory=dict)
     stages_run: list[str] = field(default_factory=list)
@@ -137,6 +139,7 @@ class DeployPipelineRun:
         overrides = json.loads(action.configuration.get("EnvironmentVariables", "[]"))
         variables |= {v["name"]: v["value"] for v in overrides}
         variables["CODEBUILD_RESOLVED_SOURCE_VERSION"] = self.commit
+        variables |= self.codebuild_overrides
         spec_path = build_dir / project["Source"]["BuildSpec"]
         log.say(f"project {action.configuration['ProjectName']}: {project['Source']['BuildSpec']}")
         result = buildspec.run_build_phase(

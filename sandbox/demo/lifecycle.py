@@ -66,9 +66,11 @@ class Lifecycle:
         approve: Callable[[str], bool],
         rows: int,
         project: Project = Project(),
+        codebuild_overrides: dict[str, str] | None = None,
     ):
         self.sandbox, self.work_dir, self.progress = sandbox, work_dir, progress
         self.approve, self.rows, self.project = approve, rows, project
+        self.codebuild_overrides = codebuild_overrides or {}
         self.environment = {
             **os.environ,
             **sandbox.environment,
@@ -185,6 +187,7 @@ class Lifecycle:
             environment=self.environment,
             progress=self.progress,
             approve=self.approve,
+            codebuild_overrides=self.codebuild_overrides,
         )
         outcome.deploy_runs.append(run.stages_run)
         run.run()

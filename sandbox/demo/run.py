@@ -61,9 +61,15 @@ def quiet_known_moto_gaps() -> None:
 
 
 def run_demo(
-    scenario: str, interactive: bool, home: Path, rows: int = DEFAULT_ROWS, sandbox=None
+    scenario: str,
+    interactive: bool,
+    home: Path,
+    rows: int = DEFAULT_ROWS,
+    sandbox=None,
+    codebuild_overrides: dict[str, str] | None = None,
 ) -> int:
-    """Run `scenario`; `sandbox` (a running one) is for tests that chain scenarios."""
+    """Run `scenario`; `sandbox` (a running one) is for tests that chain scenarios;
+    `codebuild_overrides` are environment variables every CodeBuild action gets last."""
     quiet_known_moto_gaps()
     if interactive and not sys.stdin.isatty():
         print("demo: --interactive needs a terminal to ask for the approval", file=sys.stderr)
@@ -80,8 +86,9 @@ def run_demo(
     lifecycle = None
     try:
         with sandbox_for_demo(home, progress, sandbox) as sandbox:
+            approve = ask if interactive else auto_approve
             lifecycle = Lifecycle(
-                sandbox, work_dir, progress, ask if interactive else auto_approve, rows
+                sandbox, work_dir, progress, approve, rows, codebuild_overrides=codebuild_overrides
             )
             try:
                 run_scenario(lifecycle, outcome, summary_md)
