@@ -9,7 +9,7 @@ from sandbox.runner.graph import build_graph
 
 COLOURS = {"Succeeded": "#d1f0d9", "Failed": "#ffd7d5", "Executing": "#fff3c4"}
 NOT_RUN = "#eeeeee"
-BOX_W, BOX_H, GAP_X, GAP_Y = 150, 46, 60, 24
+BOX_W, BOX_H, GAP_X, GAP_Y = 180, 46, 50, 24
 
 
 def _layers(definition: dict) -> tuple[dict, list[list[str]]]:

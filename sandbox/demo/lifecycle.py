@@ -126,9 +126,11 @@ class Lifecycle:
             log.say(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and uploaded it")
         return uri
 
-    def model_build(self, parameters: dict, summary: Path) -> dict:
-        """`run-pipeline --local` with the project's arguments; the execution's outcome."""
-        result = {"arn": None, "status": "Failed", "package": None}
+    def model_build(self, parameters: dict, summary: Path, outcome: Outcome) -> dict:
+        """`run-pipeline --local` with the project's arguments. The execution is recorded in
+        `outcome` even when it fails (the report draws its graph)."""
+        execution = {"arn": None, "status": "Failed", "package": None}
+        outcome.executions.append(execution)
         argv = [
             str(Path(sys.executable).parent / "run-pipeline"),
             "--local",
@@ -147,18 +149,16 @@ class Lifecycle:
         ]
         with self.progress.stage("Model build", "run-pipeline --local") as log:
             try:
-                output = log.run(argv, self.environment, cwd=REPO)
+                log.run(argv, self.environment, cwd=REPO)
             except StageFailed as failed:
-                result["arn"] = _match(r"Started execution (\S+)", log.lines)
                 failed.reason = _match(r"Failed step: (.+)", log.lines) or failed.reason
-                failed.execution = result  # type: ignore[attr-defined]
                 raise
-            result.update(
-                arn=_match(r"Started execution (\S+)", output),
-                status="Succeeded",
-                package=_match(r"Registered model package (\S+)", output),
+            finally:
+                execution["arn"] = _match(r"Started execution (\S+)", log.lines)
+            execution.update(
+                status="Succeeded", package=_match(r"Registered model package (\S+)", log.lines)
             )
-        return result
+        return execution
 
     def set_approval(self, package_arn: str, status: str, why: str) -> None:
         """Approve or reject a package; the registry's event must start the deploy pipeline."""
@@ -307,8 +307,7 @@ def _rollback(lifecycle: Lifecycle, outcome: Outcome, summary: Path) -> None:
 
 
 def _promote(lifecycle: Lifecycle, outcome: Outcome, parameters: dict, summary: Path) -> str:
-    execution = lifecycle.model_build(parameters, summary)
-    outcome.executions.append(execution)
+    execution = lifecycle.model_build(parameters, summary, outcome)
     lifecycle.set_approval(execution["package"], "Approved", "approved by the sandbox demo")
     lifecycle.deploy_pipeline(outcome)
     return execution["package"]
@@ -320,9 +319,8 @@ def _gate_failure(lifecycle: Lifecycle, outcome: Outcome, summary: Path) -> None
     packages_before = len(lifecycle.packages())
     serving_before = {stage: lifecycle.served_package(stage) for stage in ("staging", "prod")}
     try:
-        lifecycle.model_build({"MinRocAuc": UNREACHABLE_ROC_AUC}, summary)
+        lifecycle.model_build({"MinRocAuc": UNREACHABLE_ROC_AUC}, summary, outcome)
     except StageFailed as failed:
-        outcome.executions.append(getattr(failed, "execution", {"arn": None}))
         outcome.failure = failed
     registered = len(lifecycle.packages()) - packages_before
     changed = [s for s, arn in serving_before.items() if lifecycle.served_package(s) != arn]

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 INDENT = "    "
+# A failed check or a raised error says most; a generic "...failed" line comes next.
+_FAILED_CHECK = re.compile(r"^\s*(FAIL\b|ERROR\b|error:|\w+Error:|\w+Exception:)")
 _ERROR_LINE = re.compile(r"error|failed|exception|traceback", re.IGNORECASE)
 
 
@@ -76,7 +78,11 @@ class StageLog:
 
 
 def failure_reason(output: list[str], returncode: int) -> str:
-    """The most telling line of a failed command: its last error-looking line."""
+    """The most telling line of a failed command: its last failed check or error, else its
+    last error-looking line, else its last line."""
+    for line in reversed(output):
+        if _FAILED_CHECK.search(line):
+            return line.strip()
     for line in reversed(output):
         if _ERROR_LINE.search(line) and not line.lstrip().startswith("File "):
             return line.strip()

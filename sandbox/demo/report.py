@@ -12,6 +12,8 @@ import html
 import json
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from modeldeploy.registry import describe_package, read_metrics
 from sandbox.demo import graph
 from sandbox.demo.progress import StageTiming
@@ -77,7 +79,7 @@ def _fetch_images(lifecycle, steps: list[dict], folder: Path) -> list[Path]:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 try:
                     s3.download_file(bucket, f"{prefix.rstrip('/')}/{name}", str(target))
-                except Exception:  # noqa: BLE001 - not this output, or no matplotlib there
+                except ClientError:  # not this output, or an image without matplotlib
                     continue
                 found.append(target)
             if found:
@@ -177,7 +179,8 @@ def _metrics_html(metrics: str) -> str:
             if line.startswith("| ") and not line.startswith("| metric") and "---" not in line
         ]
         sections.append(
-            f"<p><code>{html.escape(arn_line)}</code></p>" + _table(["metric", "value"], rows)
+            f"<p><code>{html.escape(arn_line.replace('`', ''))}</code></p>"
+            + _table(["metric", "value"], rows)
         )
     return "".join(sections)
 
@@ -188,7 +191,8 @@ def _html(outcome, timings, facts, metrics, images, graph_facts, elapsed, report
         "<!doctype html><meta charset=utf-8><title>Sandbox demo report</title>",
         f"<style>{_STYLE}</style>",
         "<h1>Sandbox demo report</h1>",
-        f"<p class={css}><b>{html.escape(_headline(outcome))}</b></p><p>Total: {elapsed:.1f} s</p>",
+        f"<p class={css}><b>{html.escape(_headline(outcome).replace('`', ''))}</b></p>"
+        f"<p>Total: {elapsed:.1f} s</p>",
     ]
     if outcome.failure:
         log = outcome.failure.log

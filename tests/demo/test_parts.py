@@ -11,7 +11,7 @@ import pytest
 from sandbox.demo import buildspec
 from sandbox.demo.codepipeline import DeployPipelineRun, pipeline_actions
 from sandbox.demo.lifecycle import DEPLOY_TEMPLATE
-from sandbox.demo.progress import Progress, StageFailed, StageLog
+from sandbox.demo.progress import Progress, StageFailed, StageLog, failure_reason
 from sandbox.demo.template import Template, TemplateError
 from sandbox.demo.trigger import DeployTrigger
 
@@ -170,3 +170,20 @@ def test_approving_or_rejecting_a_package_reaches_the_deploy_rule(sandbox):
     sagemaker.update_model_package(ModelPackageArn=arn, ModelApprovalStatus="Rejected")
     assert trigger.wait(timeout=5)["detail"]["ModelApprovalStatus"] == "Rejected"
     json.dumps(event)  # what the queue carried is plain JSON
+
+
+@pytest.mark.parametrize(
+    ("output", "reason"),
+    [
+        (
+            ["PASS in-service", "FAIL latency-p95: p95 784 ms", "churn-staging: FAILED"],
+            "FAIL latency",
+        ),
+        (["Traceback (most recent call last):", '  File "x.py"', "KeyError: 'bucket'"], "KeyError"),
+        (["deploy.py: An error occurred (ValidationError)"], "deploy.py: An error occurred"),
+        (["all good", ""], "all good"),
+        ([], "exited with status 3"),
+    ],
+)
+def test_failure_reason_is_the_most_telling_line(output, reason):
+    assert failure_reason(output, 3).startswith(reason)
