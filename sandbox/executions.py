@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 from moto.sagemaker.models import sagemaker_backends
 
+from sandbox.runner.jobs import ProcessStats
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -27,6 +29,7 @@ class StepRecord:
     failure_reason: str | None = None
     metadata: dict = field(default_factory=dict)
     cache_source_arn: str | None = None
+    process: ProcessStats | None = None  # a job step's process: not in the API, for benchmarks
 
     def to_api(self) -> dict:
         """As ListPipelineExecutionSteps returns one step."""

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
+
+TRANSFER_THREADS = 8
+CHUNK_BYTES = 1 << 20
+MULTIPART_BYTES = 64 << 20  # larger files go up in parts, as boto3's upload_file does
 
 
 class S3Error(ValueError):
@@ -38,6 +44,14 @@ def list_objects(s3, uri: str) -> list[dict]:
     )
 
 
+def _in_parallel(function, *iterables) -> None:
+    """`map`, a few calls at a time: a job's inputs are often many small objects (SDK v3's
+    training drivers are two dozen files), and each call is a round trip."""
+    with ThreadPoolExecutor(max_workers=TRANSFER_THREADS) as pool:
+        for _ in pool.map(function, *iterables):
+            pass
+
+
 def download_prefix(s3, uri: str, destination: Path) -> int:
     """Copy every object under `uri` into `destination`, keeping the path below the prefix
     (an object that *is* the prefix keeps its file name). Returns the file count.
@@ -49,23 +63,40 @@ def download_prefix(s3, uri: str, destination: Path) -> int:
     if not objects:
         raise S3Error(f"no object found at {uri}")
     destination.mkdir(parents=True, exist_ok=True)
-    for obj in objects:
+
+    def download(obj: dict) -> None:
         relative = obj["Key"][len(prefix) :].lstrip("/") or Path(obj["Key"]).name
         target = destination / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        s3.download_file(bucket, obj["Key"], str(target))
+        # One GET, streamed: download_file's transfer manager (a HEAD, a thread pool per
+        # call) costs more than the object itself for the small files most inputs are.
+        body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"]
+        with target.open("wb") as out:
+            shutil.copyfileobj(body, out, CHUNK_BYTES)
+
+    _in_parallel(download, objects)
     return len(objects)
 
 
 def upload_directory(s3, source: Path, uri: str) -> list[str]:
     """Upload every file under `source` to `uri`/<relative path>; returns the keys."""
     bucket, prefix = split_uri(uri)
-    keys = []
-    for path in sorted(p for p in source.rglob("*") if p.is_file()):
-        key = "/".join(filter(None, [prefix.rstrip("/"), path.relative_to(source).as_posix()]))
-        s3.upload_file(str(path), bucket, key)
-        keys.append(key)
+    paths = sorted(p for p in source.rglob("*") if p.is_file())
+    keys = [
+        "/".join(filter(None, [prefix.rstrip("/"), p.relative_to(source).as_posix()]))
+        for p in paths
+    ]
+    _in_parallel(lambda path, key: upload_file(s3, path, bucket, key), paths, keys)
     return keys
+
+
+def upload_file(s3, path: Path, bucket: str, key: str) -> None:
+    """One PUT for a file that fits in one, else the transfer manager's multipart upload."""
+    if path.stat().st_size > MULTIPART_BYTES:
+        s3.upload_file(str(path), bucket, key)
+        return
+    with path.open("rb") as body:
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
 
 
 def content_digest(s3, uri: str) -> str:

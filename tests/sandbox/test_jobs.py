@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import pytest
 
 from sandbox.runner import jobs
 from sandbox.runner import s3 as s3_transfer
+
+ENVIRONMENT = {"PATH": os.environ["PATH"], "PYTHONUNBUFFERED": "1"}
 
 
 @pytest.fixture(name="bucket")
@@ -159,3 +162,24 @@ def test_training_without_sdk_v3_drivers_is_refused(tmp_path, s3_client):
     request = {"InputDataConfig": [{"ChannelName": "train", "DataSource": {}}]}
     with pytest.raises(jobs.JobFailed, match="only SDK v3 ModelTrainer script mode"):
         jobs.run_training(_job(tmp_path, s3_client, request))
+
+
+@pytest.mark.parametrize("warm_start", [True, False])
+def test_peak_rss_is_the_jobs_own(tmp_path, warm_start):
+    """A job that fills 300 MiB reports at least that; a fresh one that does nothing reports
+    far less than this test process holds (moto, pandas, scikit-learn loaded)."""
+    fill = "data = b'x' * (300 << 20)\n"
+    (tmp_path / "fill.py").write_text(fill)
+    command = [sys.executable, "fill.py"] if warm_start else [sys.executable, "-c", fill]
+    big = jobs.run_logged(command, ENVIRONMENT, tmp_path, tmp_path / "big.log")
+    assert big.peak_rss_bytes >= 300 << 20
+    small = jobs.run_logged(
+        [sys.executable, "-c", "pass"], ENVIRONMENT, tmp_path, tmp_path / "small.log"
+    )
+    assert small.peak_rss_bytes < 100 << 20
+    assert "peak RSS" in (tmp_path / "small.log").read_text()
+
+
+def test_missing_program_cannot_start(tmp_path):
+    with pytest.raises(jobs.JobFailed, match="cannot start '/no/such/program'"):
+        jobs.run_logged(["/no/such/program"], ENVIRONMENT, tmp_path, tmp_path / "x.log")

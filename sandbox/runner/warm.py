@@ -1,0 +1,130 @@
+"""Run Python job scripts as forks of a warm interpreter (`warm_server.py`), which has the
+image's libraries imported already: the job skips seconds of imports.
+
+A warm interpreter serves this process (every sandbox and execution in it); it starts with
+the first job that needs it and ends with this process. A job runs warm only when it is
+`python <script>.py ...`, in an interpreter whose libraries were imported under the job's
+own values of the variables read at import time (thread counts, allocator, Python
+settings): jobs that differ there get a warm interpreter of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import IO
+
+SERVER = Path(__file__).with_name("warm_server.py")
+# Read when a library is imported or loaded, so a job that sets one differently from the
+# warm interpreter must start fresh to see its own value.
+IMPORT_TIME_PREFIXES = (
+    "PYTHON",
+    "LD_",
+    "MALLOC",
+    "OMP_",
+    "GOMP_",
+    "KMP_",
+    "OPENBLAS_",
+    "MKL_",
+    "BLIS_",
+    "VECLIB_",
+    "NUMEXPR_",
+    "MPL",
+    "MATPLOTLIB",
+)
+
+
+class WarmJob:
+    """A job running in the warm interpreter: its stderr, and `finish` for its outcome."""
+
+    def __init__(self, connection: socket.socket, stderr: IO[str]):
+        self.connection = connection
+        self.stderr = stderr
+
+    def finish(self) -> tuple[int | None, int]:
+        """Wait for the end; returns (exit code, peak RSS in bytes); the exit code is None
+        when a signal killed the job before it could answer."""
+        chunks = []
+        with self.connection:
+            while chunk := self.connection.recv(4096):
+                chunks.append(chunk)
+        self.stderr.close()
+        if not chunks:
+            return None, 0
+        answer = json.loads(b"".join(chunks))
+        return answer["exit_code"], answer["peak_rss_bytes"]
+
+
+class WarmInterpreter:
+    """The server process and the Unix socket it accepts jobs on."""
+
+    def __init__(self, environment: dict[str, str]):
+        self.environment = dict(environment)
+        self._folder = tempfile.TemporaryDirectory(prefix="sandbox-warm-")
+        self.path = os.path.join(self._folder.name, "socket")
+        # Listening before the server starts: a job that connects while it is still
+        # importing waits in the backlog, with no readiness polling.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(self.path)
+            listener.listen(64)
+            self.process = subprocess.Popen(
+                [sys.executable, str(SERVER), str(listener.fileno())],
+                env=self.environment,
+                stdin=subprocess.PIPE,  # closes when this process ends: the server follows
+                stdout=subprocess.DEVNULL,
+                pass_fds=(listener.fileno(),),
+            )
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def start(self, argv: list[str], env: dict[str, str], cwd: Path, stdout: IO) -> WarmJob:
+        """Start `python argv...` as a fork; raises OSError when the server is not there."""
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stderr_read, stderr_write = os.pipe()
+        try:
+            connection.connect(self.path)
+            socket.send_fds(connection, [b"J"], [stdout.fileno(), stderr_write])
+            connection.sendall(json.dumps({"argv": argv, "env": env, "cwd": str(cwd)}).encode())
+            connection.shutdown(socket.SHUT_WR)
+        except OSError:
+            connection.close()
+            os.close(stderr_read)
+            raise
+        finally:
+            os.close(stderr_write)
+        return WarmJob(connection, os.fdopen(stderr_read))
+
+    def stop(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.wait()
+        self._folder.cleanup()
+
+
+_interpreters: dict[tuple, WarmInterpreter] = {}
+_lock = threading.Lock()
+
+
+def script_arguments(command: list[str], cwd: Path) -> list[str] | None:
+    """`[script, args...]` when `command` runs a Python script file on this interpreter."""
+    if len(command) >= 2 and command[0] == sys.executable and command[1].endswith(".py"):
+        return command[1:] if (cwd / command[1]).is_file() else None
+    return None
+
+
+def shared(environment: dict[str, str]) -> WarmInterpreter:
+    """The warm interpreter for jobs with `environment`'s import-time settings (started now
+    if none runs)."""
+    key = tuple(sorted(i for i in environment.items() if i[0].startswith(IMPORT_TIME_PREFIXES)))
+    with _lock:
+        interpreter = _interpreters.get(key)
+        if interpreter is None or not interpreter.alive():
+            interpreter = _interpreters[key] = WarmInterpreter(environment)
+        return interpreter
