@@ -267,6 +267,8 @@ def get_pipeline(
             ],
         ),
         property_files=[evaluation_report],
+        # Same model and test split, same report: an unchanged re-run skips it too.
+        cache_config=cache,
         retry_policies=_retry_policies(),
     )
     evaluation_uri = step_evaluate.properties.ProcessingOutputConfig.Outputs[
