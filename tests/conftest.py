@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from moto.server import ThreadedMotoServer
 
 from pipelines.churn.generate_data import write_churn_csv
-from pipelines.churn.steps import evaluate, preprocess
-from pipelines.churn.steps.training import train
 from sandbox import Sandbox
 
 REGION = "us-east-1"
@@ -30,12 +31,27 @@ FAKE_AWS = {
 
 REMOVED = ("AWS_PROFILE", "AWS_REGION", "AWS_ENDPOINT_URL", "SANDBOX_HOME")
 NO_FILES = {"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+# scikit-learn trains and predicts with OpenMP, one thread per core by default. The suite
+# runs processes side by side (two executions at once, one xdist worker per core) and
+# trains in this process too: one thread each keeps them from fighting over the cores (two
+# Train steps at once took 7.0 s against 8.5 s, and one took 27 s instead of 4 s when its
+# threads waited by spinning). The results are the same with one thread.
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+TEST_ENVIRONMENT = {**FAKE_AWS, **NO_FILES, **ONE_THREAD}
 
-# Before any test module imports SDK v3 (it builds a boto3 client at import time): fake
-# credentials, a fixed region, no profile or credentials file, so no test reaches real AWS.
+# Before any test module imports SDK v3 (it builds a boto3 client at import time) or
+# scikit-learn (OpenMP reads its thread count once, when loaded; so this module imports the
+# step scripts only inside fixtures): fake credentials, a fixed region, no profile or
+# credentials file, so no test reaches real AWS.
 for _name in REMOVED:
     os.environ.pop(_name, None)
-os.environ.update({**FAKE_AWS, **NO_FILES})
+os.environ.update(TEST_ENVIRONMENT)
+
+# SDK v3 creates a fresh boto3 session for most of the ~15 clients a render makes, and each
+# session re-reads botocore's service models: 2-3 s of JSON parsing per render, and the
+# suite renders dozens of times. The files do not change while the suite runs, so every
+# session in this process shares one loader (and its cache) per data path.
+botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +59,7 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same, restored before each test (a test may have changed it)."""
     for name in REMOVED:
         monkeypatch.delenv(name, raising=False)
-    for name, value in {**FAKE_AWS, **NO_FILES}.items():
+    for name, value in TEST_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
 
 
@@ -86,6 +102,8 @@ def fixture_churn_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(name="splits", scope="session")
 def fixture_splits(churn_csv: Path, tmp_path_factory) -> Path:
     """Preprocess output: <root>/{train,validation,test}/<name>.csv."""
+    from pipelines.churn.steps import preprocess
+
     root = tmp_path_factory.mktemp("splits")
     assert (
         preprocess.main(
@@ -108,6 +126,8 @@ def fixture_splits(churn_csv: Path, tmp_path_factory) -> Path:
 @pytest.fixture(name="model_dir", scope="session")
 def fixture_model_dir(splits: Path, tmp_path_factory) -> Path:
     """SM_MODEL_DIR after training, as the container leaves it."""
+    from pipelines.churn.steps.training import train
+
     model_dir = tmp_path_factory.mktemp("model")
     assert (
         train.main(
@@ -139,6 +159,8 @@ def fixture_model_archive(model_dir: Path, tmp_path_factory) -> Path:
 
 @pytest.fixture(name="evaluation", scope="session")
 def fixture_evaluation(model_archive: Path, splits: Path, tmp_path_factory) -> Path:
+    from pipelines.churn.steps import evaluate
+
     out = tmp_path_factory.mktemp("evaluation")
     assert (
         evaluate.main(
