@@ -7,6 +7,14 @@
 `python -m sandbox up | down | status` keeps one running for longer sessions.
 """
 
-from sandbox.server import Sandbox
-
 __all__ = ["Sandbox"]
+
+
+def __getattr__(name: str):
+    # Imported on first use: the server loads moto (2-3 s), which `python -m sandbox status`,
+    # `env` and `down` do without.
+    if name == "Sandbox":
+        from sandbox.server import Sandbox
+
+        return Sandbox
+    raise AttributeError(f"module 'sandbox' has no attribute {name!r}")

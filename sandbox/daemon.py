@@ -18,10 +18,13 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sandbox.clients import sandbox_client
 from sandbox.constants import ENDPOINT_VARIABLE, client_environment, sandbox_home
-from sandbox.server import Sandbox
+
+if TYPE_CHECKING:
+    from sandbox.server import Sandbox
 
 STATE_FILE = "server.json"
 START_TIMEOUT_SECONDS = 60
@@ -50,7 +53,17 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _exited(pid)
+
+
+def _exited(pid: int) -> bool:
+    """The process has exited and waits to be reaped (a zombie). `up` leaves the server to
+    init, and some inits (containers, CI) reap only every second or two."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc (macOS): the signal check is all there is
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def _is_our_server(pid: int) -> bool:
@@ -85,6 +98,8 @@ def find_running(home: Path | None = None) -> RunningSandbox | None:
 
 def serve(home: Path, port: int) -> int:
     """Run a sandbox in the foreground until SIGTERM/SIGINT; record it while it runs."""
+    from sandbox.server import Sandbox  # here, not at the top: see sandbox/__init__.py
+
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -152,6 +167,8 @@ def _from_environment(home: Path) -> RunningSandbox | None:
 def connect(home: Path | None = None) -> Iterator[Sandbox | RunningSandbox]:
     """The running sandbox if there is one (in this process or recorded in `home`), else a
     new one for the duration of the block."""
+    from sandbox.server import Sandbox
+
     home = (home or sandbox_home()).resolve()
     running = Sandbox.running_here(home) or _from_environment(home) or find_running(home)
     if running is not None:
