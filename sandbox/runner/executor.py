@@ -26,6 +26,12 @@ from sandbox.runner.graph import DefinitionError, StepNode, build_graph, run_ord
 logger = logging.getLogger(__name__)
 
 TERMINAL = ("Succeeded", "Failed", "Stopped")
+# A job here shares the machine with the sandbox, other jobs and whatever else runs, so its
+# OpenMP/BLAS threads get half the cores (unless it sets its own). With one thread a core,
+# a thread waiting at a barrier holds a core another one needs: on 2 shared cores,
+# scikit-learn's boosted trees trained 3-4x slower with 2 spinning threads than with 1
+# (10 k and 1 M rows), and no faster with 2 passive ones.
+JOB_DEFAULTS = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // 2))}
 
 
 class StepFailed(Exception):
@@ -79,10 +85,8 @@ class PipelineExecutor:
         self.cache = cache
         self.environment = {**os.environ, **environment, "PYTHONUNBUFFERED": "1"}
         self.environment.pop("AWS_PROFILE", None)
-        # A job here shares the machine (the sandbox, other jobs, whatever else runs); an
-        # OpenMP thread that spins while it waits takes a core the busy one needs. Measured
-        # on 2 cores: scikit-learn's boosted trees train 3-4x slower with the default policy.
-        self.environment.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        for name, value in JOB_DEFAULTS.items():
+            self.environment.setdefault(name, value)
         self.branch_taken: dict[str, str] = {}
 
     def log_path(self, step: str) -> Path:
@@ -169,10 +173,14 @@ class PipelineExecutor:
         job_kind = "ProcessingJob" if node.type == "Processing" else "TrainingJob"
         cache_config = node.definition.get("CacheConfig") or {}
         key = None
+        listings: dict[str, list[dict]] = {}  # kept for the job's downloads: one listing each
+
+        def digest(uri: str) -> str:
+            listings[uri] = s3_transfer.list_objects(self.s3, uri)
+            return s3_transfer.content_digest(uri, listings[uri])
+
         if cache_config.get("Enabled"):
-            key = cache_key(
-                node.type, arguments, lambda uri: s3_transfer.content_digest(self.s3, uri)
-            )
+            key = cache_key(node.type, arguments, digest)
             expire = parse_expire_after(cache_config.get("ExpireAfter", "P30D"))
             hit = self.cache.lookup(self.state.pipeline_name, node.name, key, expire)
             if hit:
@@ -193,6 +201,7 @@ class PipelineExecutor:
             log_path=self.log_path(node.name),
             s3=self.s3,
             base_environment=self.environment,
+            listings=listings,
         )
         try:
             if node.type == "Processing":

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -61,7 +61,12 @@ class Job:
     log_path: Path
     s3: object
     base_environment: dict[str, str]
+    # Input listings the runner made already (for the cache key): S3 URI -> objects.
+    listings: dict[str, list[dict]] = field(default_factory=dict)
     stats: ProcessStats | None = None
+
+    def download(self, uri: str, destination: Path) -> None:
+        s3_transfer.download_prefix(self.s3, uri, destination, self.listings.get(uri))
 
     def host_path(self, container_path: str) -> Path:
         return self.folder / container_path.lstrip("/")
@@ -156,7 +161,7 @@ def run_processing(job: Job) -> dict:
         if "S3Input" not in item:
             raise JobFailed(f"input {item.get('InputName')!r}: only S3Input is supported locally")
         s3_input = item["S3Input"]
-        s3_transfer.download_prefix(job.s3, s3_input["S3Uri"], job.host_path(s3_input["LocalPath"]))
+        job.download(s3_input["S3Uri"], job.host_path(s3_input["LocalPath"]))
     outputs = request.get("ProcessingOutputConfig", {}).get("Outputs", [])
     for item in outputs:
         job.host_path(item["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
@@ -291,7 +296,7 @@ def run_training(job: Job) -> dict:
         source = channel["DataSource"].get("S3DataSource")
         if source is None:
             raise JobFailed(f"channel {channel['ChannelName']!r}: only S3 data sources run locally")
-        s3_transfer.download_prefix(job.s3, source["S3Uri"], data_dir / channel["ChannelName"])
+        job.download(source["S3Uri"], data_dir / channel["ChannelName"])
     source_code = json.loads((data_dir / "sm_drivers" / "sourcecode.json").read_text())
     if source_code.get("requirements"):
         with job.log_path.open("a") as log:

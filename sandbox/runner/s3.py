@@ -52,14 +52,15 @@ def _in_parallel(function, *iterables) -> None:
             pass
 
 
-def download_prefix(s3, uri: str, destination: Path) -> int:
-    """Copy every object under `uri` into `destination`, keeping the path below the prefix
-    (an object that *is* the prefix keeps its file name). Returns the file count.
+def download_prefix(s3, uri: str, destination: Path, objects: list[dict] | None = None) -> int:
+    """Copy every object under `uri` (`objects`, when the caller has listed them already)
+    into `destination`, keeping the path below the prefix (an object that *is* the prefix
+    keeps its file name). Returns the file count.
 
     Raises S3Error when nothing is there, as SageMaker fails a job on an empty input.
     """
     bucket, prefix = split_uri(uri)
-    objects = list_objects(s3, uri)
+    objects = list_objects(s3, uri) if objects is None else objects
     if not objects:
         raise S3Error(f"no object found at {uri}")
     destination.mkdir(parents=True, exist_ok=True)
@@ -99,10 +100,11 @@ def upload_file(s3, path: Path, bucket: str, key: str) -> None:
         s3.put_object(Bucket=bucket, Key=key, Body=body)
 
 
-def content_digest(s3, uri: str) -> str:
-    """A digest of what is under `uri`: relative keys and their ETags (content hashes)."""
+def content_digest(uri: str, objects: list[dict]) -> str:
+    """A digest of what `list_objects` found under `uri`: relative keys and their ETags
+    (content hashes)."""
     _, prefix = split_uri(uri)
-    listing = [(o["Key"][len(prefix) :], o["ETag"]) for o in list_objects(s3, uri)]
+    listing = [(o["Key"][len(prefix) :], o["ETag"]) for o in objects]
     return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
 
 
