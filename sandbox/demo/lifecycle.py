@@ -111,7 +111,10 @@ class Lifecycle:
                 self._import_value,
             )
             self.trigger = DeployTrigger(
-                self.deploy_template, self.sandbox.client("events"), self.sandbox.client("sqs")
+                self.deploy_template,
+                self.project.name,
+                self.sandbox.client("events"),
+                self.sandbox.client("sqs"),
             )
             log.say(f"EventBridge rule {self.trigger.rule_id}: {json.dumps(self.trigger.pattern)}")
 

@@ -13,19 +13,21 @@ import time
 
 from sandbox.demo.template import Template
 
-QUEUE = "sandbox-deploy-pipeline-trigger"
-
 
 class DeployTrigger:
-    def __init__(self, template: Template, events, sqs):
+    """The rule and its queue, named after the project (as a stack would name them)."""
+
+    def __init__(self, template: Template, project: str, events, sqs):
         self.events, self.sqs = events, sqs
         self.rule_id, rule = template.resource_of_type("AWS::Events::Rule")
         self.pattern = template.resolve(rule["Properties"]["EventPattern"])
-        self.queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+        self.rule_name = f"{project}-{self.rule_id}"
+        queue = f"{project}-deploy-pipeline-trigger"
+        self.queue_url = sqs.create_queue(QueueName=queue)["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
-        events.put_rule(Name=self.rule_id, EventPattern=json.dumps(self.pattern), State="ENABLED")
+        events.put_rule(Name=self.rule_name, EventPattern=json.dumps(self.pattern), State="ENABLED")
         events.put_targets(
-            Rule=self.rule_id,
+            Rule=self.rule_name,
             Targets=[{"Id": "deploy-pipeline", "Arn": queue_arn["Attributes"]["QueueArn"]}],
         )
         self.drain()

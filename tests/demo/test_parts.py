@@ -144,11 +144,14 @@ def test_rejecting_the_manual_approval_stops_before_prod(tmp_path):
 
 def test_approving_or_rejecting_a_package_reaches_the_deploy_rule(sandbox):
     """The registry's events, through moto's EventBridge, filtered by the template's rule."""
+    # moto's state is per process: a project of its own, apart from the demo tests' "churn".
+    project = "eventstest"
+    template = Template(DEPLOY_TEMPLATE, {**PARAMETERS, "SageMakerProjectName": project}, str)
     sagemaker = sandbox.client("sagemaker")
-    trigger = DeployTrigger(deploy_template(), sandbox.client("events"), sandbox.client("sqs"))
-    sagemaker.create_model_package_group(ModelPackageGroupName="churn")
+    trigger = DeployTrigger(template, project, sandbox.client("events"), sandbox.client("sqs"))
+    sagemaker.create_model_package_group(ModelPackageGroupName=project)
     arn = sagemaker.create_model_package(
-        ModelPackageGroupName="churn",
+        ModelPackageGroupName=project,
         ModelApprovalStatus="PendingManualApproval",
         InferenceSpecification={
             "Containers": [{"Image": "img", "ModelDataUrl": "s3://b/model.tar.gz"}],
