@@ -25,6 +25,7 @@ from sandbox import moto_fixes
 from sandbox.clients import sandbox_client
 from sandbox.constants import HOST, client_environment, sandbox_home
 from sandbox.pipelines_service import PipelinesService
+from sandbox.runner import executor
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class Sandbox:
         )
         self.service = PipelinesService(moto_app, self.endpoint_url, self.home)
         self._server.app = self.service
+        executor.warm_up(self.environment)
         self._thread = threading.Thread(
             target=self._server.serve_forever, daemon=True, name="sandbox-server"
         )

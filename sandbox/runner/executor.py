@@ -17,7 +17,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from sandbox.executions import ExecutionState
-from sandbox.runner import jobs
+from sandbox.runner import jobs, warm
 from sandbox.runner import s3 as s3_transfer
 from sandbox.runner.cache import CacheEntry, StepCache, cache_key, parse_expire_after
 from sandbox.runner.expressions import Context, ExpressionError, evaluate_conditions, resolve
@@ -36,6 +36,20 @@ JOB_DEFAULTS = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // 2))}
 
 class StepFailed(Exception):
     """A step failed; the message is its FailureReason."""
+
+
+def job_environment(environment: dict[str, str]) -> dict[str, str]:
+    """What every job's process starts from: this process's environment and `environment`
+    (the sandbox's endpoint and credentials), unbuffered output, JOB_DEFAULTS unless set."""
+    merged = {**JOB_DEFAULTS, **os.environ, **environment, "PYTHONUNBUFFERED": "1"}
+    merged.pop("AWS_PROFILE", None)
+    return merged
+
+
+def warm_up(environment: dict[str, str]) -> None:
+    """Start the warm interpreter for jobs now, in the background: its imports then overlap
+    with whatever comes before the first job (a render takes longer than they do)."""
+    warm.shared(job_environment(environment))
 
 
 def typed_parameters(declared: list[dict], overrides: dict[str, str]) -> dict:
@@ -83,10 +97,7 @@ class PipelineExecutor:
         self.sagemaker = clients["sagemaker"]
         self.folder = home / "executions" / state.execution_id
         self.cache = cache
-        self.environment = {**os.environ, **environment, "PYTHONUNBUFFERED": "1"}
-        self.environment.pop("AWS_PROFILE", None)
-        for name, value in JOB_DEFAULTS.items():
-            self.environment.setdefault(name, value)
+        self.environment = job_environment(environment)
         self.branch_taken: dict[str, str] = {}
 
     def log_path(self, step: str) -> Path:
