@@ -10,7 +10,7 @@ TOOLS := .tools
 # uv from PATH if there is one, else a private copy bootstrapped with pip.
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 
-.PHONY: help install test lint demo clean
+.PHONY: help install test lint demo bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -53,6 +53,12 @@ lint: $(STAMP) $(CHECKOV)  ## pre-commit on every file: ruff, cfn-lint, actionli
 SCENARIO ?= happy
 demo: $(STAMP)  ## the whole CI/CD lifecycle on the local sandbox, with a report
 	$(PY) -m sandbox demo $(SCENARIO) $(DEMO_ARGS)
+
+# The benchmarks (benchmarks/README.md): results in benchmarks/results/. kfp, the runner
+# they compare with, is a benchmark-only extra, added without removing anything (--inexact).
+bench: $(STAMP)  ## run the benchmarks (about 15 min on 2 cores), write benchmarks/results/
+	$(UV) sync --frozen --inexact --extra dev --extra bench --compile-bytecode --python 3.11
+	$(PY) -m benchmarks $(BENCH_ARGS)
 
 clean:  ## remove the virtualenv, caches and sandbox state
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache .sandbox
