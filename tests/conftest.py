@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import os
 import tarfile
@@ -52,6 +53,29 @@ os.environ.update(TEST_ENVIRONMENT)
 # suite renders dozens of times. The files do not change while the suite runs, so every
 # session in this process shares one loader (and its cache) per data path.
 botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
+
+
+# xdist hands out whole test files (`--dist loadfile`: a module-scoped fixture, such as a
+# whole pipeline run, is set up once). Files start longest first, as long as the last run
+# took, so that no worker is left running one long file alone at the end.
+FILE_SECONDS_KEY = "sagemaker-mlops-template/file-seconds"
+_file_seconds: collections.Counter[str] = collections.Counter()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    cache = getattr(config, "cache", None)  # None under `-p no:cacheprovider`
+    last_run = cache.get(FILE_SECONDS_KEY, {}) if cache else {}
+    items.sort(key=lambda item: -last_run.get(item.nodeid.split("::")[0], 0))  # stable
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _file_seconds[report.nodeid.split("::")[0]] += report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    cache = getattr(session.config, "cache", None)
+    if cache and not hasattr(session.config, "workerinput"):  # xdist's controller, or no xdist
+        cache.set(FILE_SECONDS_KEY, {**cache.get(FILE_SECONDS_KEY, {}), **_file_seconds})
 
 
 @pytest.fixture(autouse=True)
