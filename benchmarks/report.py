@@ -62,5 +62,7 @@ def write(measures: list[Measure], context: dict, folder: Path) -> tuple[Path, P
     table = folder / "benchmark.md"
     table.write_text(markdown(measures, context))
     data = folder / "benchmark.json"
-    data.write_text(json.dumps({**context, "measures": [asdict(m) for m in measures]}, indent=2))
+    data.write_text(
+        json.dumps({**context, "measures": [asdict(m) for m in measures]}, indent=2) + "\n"
+    )
     return table, data
