@@ -167,12 +167,16 @@ def _from_environment(home: Path) -> RunningSandbox | None:
 def connect(home: Path | None = None) -> Iterator[Sandbox | RunningSandbox]:
     """The running sandbox if there is one (in this process or recorded in `home`), else a
     new one for the duration of the block."""
-    from sandbox.server import Sandbox
-
     home = (home or sandbox_home()).resolve()
-    running = Sandbox.running_here(home) or _from_environment(home) or find_running(home)
+    # The server module (moto) takes seconds to import: only when this process runs one
+    # already (then it is imported) or is about to start one.
+    server = sys.modules.get("sandbox.server")
+    here = server.Sandbox.running_here(home) if server else None
+    running = here or _from_environment(home) or find_running(home)
     if running is not None:
         yield running
         return
+    from sandbox.server import Sandbox
+
     with Sandbox(home=home) as sandbox:
         yield sandbox
