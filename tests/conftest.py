@@ -8,15 +8,17 @@ import os
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 import botocore.loaders
 import botocore.session
 import pytest
-from moto.server import ThreadedMotoServer
 
-from pipelines.churn.generate_data import write_churn_csv
-from sandbox import Sandbox
+# moto, pandas, scikit-learn and the sandbox are imported by the fixtures that use them:
+# xdist's controller loads this file too, runs no test, and starts the workers after it.
+if TYPE_CHECKING:
+    from sandbox import Sandbox
 
 REGION = "us-east-1"
 ROLE_ARN = "arn:aws:iam::123456789012:role/SageMakerPipelineRole"
@@ -41,9 +43,8 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 TEST_ENVIRONMENT = {**FAKE_AWS, **NO_FILES, **ONE_THREAD}
 
 # Before any test module imports SDK v3 (it builds a boto3 client at import time) or
-# scikit-learn (OpenMP reads its thread count once, when loaded; so this module imports the
-# step scripts only inside fixtures): fake credentials, a fixed region, no profile or
-# credentials file, so no test reaches real AWS.
+# scikit-learn (OpenMP reads its thread count once, when loaded): fake credentials, a fixed
+# region, no profile or credentials file, so no test reaches real AWS.
 for _name in REMOVED:
     os.environ.pop(_name, None)
 os.environ.update(TEST_ENVIRONMENT)
@@ -90,6 +91,8 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(name="moto_server", scope="session")
 def fixture_moto_server() -> Iterator[str]:
     """A moto server on 127.0.0.1 and a free port; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -120,6 +123,8 @@ def fixture_s3_client(aws_endpoint: str):
 @pytest.fixture(name="churn_csv", scope="session")
 def fixture_churn_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """2,000 generated customers, written once for the session."""
+    from pipelines.churn.generate_data import write_churn_csv
+
     return write_churn_csv(tmp_path_factory.mktemp("raw") / "churn.csv", rows=2_000, seed=7)
 
 
@@ -205,5 +210,7 @@ def fixture_evaluation(model_archive: Path, splits: Path, tmp_path_factory) -> P
 @pytest.fixture(name="sandbox", scope="session")
 def fixture_sandbox(tmp_path_factory) -> Iterator[Sandbox]:
     """One sandbox (moto + pipelines service + endpoint runtime) for the session."""
+    from sandbox import Sandbox
+
     with Sandbox(home=tmp_path_factory.mktemp("sandbox-home")) as running:
         yield running
