@@ -57,6 +57,14 @@ os.environ.update(TEST_ENVIRONMENT)
 botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Collection imports SDK v3, moto, scikit-learn...: over 500,000 objects that live to the
+    # end, which every full garbage collection walks again (0.3 s each on an idle machine),
+    # among them the collections as each xdist worker's interpreter exits. Frozen, the
+    # collector leaves them alone.
+    gc.freeze()
+
+
 # xdist hands out whole test files (`--dist loadfile`: a module-scoped fixture, such as a
 # whole pipeline run, is set up once). Files start longest first, as long as the last run
 # took, so that no worker is left running one long file alone at the end.
@@ -68,13 +76,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     cache = getattr(config, "cache", None)  # None under `-p no:cacheprovider`
     last_run = cache.get(FILE_SECONDS_KEY, {}) if cache else {}
     items.sort(key=lambda item: -last_run.get(item.nodeid.split("::")[0], 0))  # stable
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    # Collection imports SDK v3, moto, scikit-learn...: millions of objects that live until
-    # the end, which every full garbage collection walks again, among them the collections
-    # at interpreter exit (1-3 s a worker). Frozen, the collector leaves them alone.
-    gc.freeze()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
