@@ -72,9 +72,24 @@ FILE_SECONDS_KEY = "sagemaker-mlops-template/file-seconds"
 _file_seconds: collections.Counter[str] = collections.Counter()
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@functools.cache
+def _last_run_seconds(config: pytest.Config) -> dict[str, float]:
+    """Each test file's seconds in the last run, read once. xdist's workers get the
+    controller's copy: they must all put the tests in the same order, even if another
+    session rewrites the cache meanwhile."""
+    if hasattr(config, "workerinput"):
+        return config.workerinput.get("file_seconds", {})
     cache = getattr(config, "cache", None)  # None under `-p no:cacheprovider`
-    last_run = cache.get(FILE_SECONDS_KEY, {}) if cache else {}
+    return cache.get(FILE_SECONDS_KEY, {}) if cache else {}
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's: the controller configures each worker
+def pytest_configure_node(node) -> None:
+    node.workerinput["file_seconds"] = _last_run_seconds(node.config)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    last_run = _last_run_seconds(config)
     items.sort(key=lambda item: -last_run.get(item.nodeid.split("::")[0], 0))  # stable
 
 
