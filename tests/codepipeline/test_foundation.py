@@ -19,13 +19,15 @@ def test_cfn_lint_reports_nothing():
 
 def test_creates_bucket_group_and_roles_in_the_sandbox(sandbox):
     cloudformation = sandbox.client("cloudformation")
+    # Named after this test's project: moto's state is per process, and the demo tests
+    # create the "churn" project's foundation in the same xdist worker.
     cloudformation.create_stack(
-        StackName="churn-foundation",
+        StackName="churnfdn-foundation",
         TemplateBody=TEMPLATE.read_text(),
         Parameters=[{"ParameterKey": "SageMakerProjectName", "ParameterValue": "churnfdn"}],
         Capabilities=["CAPABILITY_NAMED_IAM"],
     )
-    stack = cloudformation.describe_stacks(StackName="churn-foundation")["Stacks"][0]
+    stack = cloudformation.describe_stacks(StackName="churnfdn-foundation")["Stacks"][0]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
 
