@@ -85,14 +85,15 @@ def run_build_phase(
     exports_file = source_dir / ".codebuild-exported.json"
     script = phase_script(spec["phases"]["build"]["commands"], exported, exports_file)
     log.run(["bash", "-c", script], environment, cwd=source_dir)
-    final = {**environment, **json.loads(exports_file.read_text())}
+    exported_values = json.loads(exports_file.read_text())
+    final = {**environment, **exported_values}
     files = [
         source_dir / _expand(name, final) for name in (spec.get("artifacts") or {}).get("files", [])
     ]
     missing = [str(path.relative_to(source_dir)) for path in files if not path.is_file()]
     if missing:
         raise BuildspecError(f"{spec_path.name}: artifact file(s) not produced: {missing}")
-    return BuildResult(exported=json.loads(exports_file.read_text()), artifact_files=files)
+    return BuildResult(exported=exported_values, artifact_files=files)
 
 
 def _expand(text: str, variables: dict[str, str]) -> str:

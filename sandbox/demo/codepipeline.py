@@ -155,22 +155,14 @@ class DeployPipelineRun:
 
     def _cloudformation(self, action: Action, log: StageLog) -> None:
         config = action.configuration
-        log.run(
-            [
-                sys.executable,
-                str(self.repo / DEPLOY_SCRIPT),
-                "--stack-name",
-                config["StackName"],
-                "--template-file",
-                str(self._artifact_path(config["TemplatePath"])),
-                "--config-file",
-                str(self._artifact_path(config["TemplateConfiguration"])),
-                "--poll-seconds",
-                str(self.poll_seconds),
-            ],
-            self.environment,
-            cwd=self.repo,
+        command = deploy_command(
+            self.repo,
+            config["StackName"],
+            self._artifact_path(config["TemplatePath"]),
+            self._artifact_path(config["TemplateConfiguration"]),
+            self.poll_seconds,
         )
+        log.run(command, self.environment, cwd=self.repo)
 
     def _manual_approval(self, action: Action, log: StageLog) -> None:
         message = self.substitute(action.configuration.get("CustomData", "Approve?"))
@@ -196,6 +188,24 @@ class DeployPipelineRun:
         """`Artifact::path/in/it` as the CloudFormation action reads it."""
         artifact, _, relative = reference.partition("::")
         return self.artifacts[artifact] / relative
+
+
+def deploy_command(
+    repo: Path, stack: str, template: Path, config: Path, poll_seconds: float = 0.5
+) -> list[str]:
+    """`modeldeploy/deploy.py` for one stack: what a CloudFormation deploy becomes here."""
+    return [
+        sys.executable,
+        str(repo / DEPLOY_SCRIPT),
+        "--stack-name",
+        stack,
+        "--template-file",
+        str(template),
+        "--config-file",
+        str(config),
+        "--poll-seconds",
+        str(poll_seconds),
+    ]
 
 
 def source_files(repo: Path) -> list[str]:

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modeldeploy.registry import list_packages
+from modeldeploy.smoke import served_package
 from sandbox.constants import HOME_VARIABLE
-from sandbox.demo.codepipeline import DeployPipelineRun
+from sandbox.demo.codepipeline import DeployPipelineRun, deploy_command
 from sandbox.demo.progress import Progress, StageFailed
 from sandbox.demo.template import Template
 from sandbox.demo.trigger import DeployTrigger
@@ -55,6 +56,11 @@ class Outcome:
     expected: bool = True
     message: str = ""
     failure: StageFailed | None = None
+
+    def failed(self, failure: StageFailed) -> None:
+        """An unexpected failure ends the scenario, naming the stage and the reason."""
+        self.failure, self.expected = failure, False
+        self.message = f"stage {failure.stage} failed: {failure.reason}"
 
 
 class Lifecycle:
@@ -94,7 +100,7 @@ class Lifecycle:
             config.write_text(
                 json.dumps({"Parameters": {"SageMakerProjectName": self.project.name}})
             )
-            log.run(self._deploy_command(stack, FOUNDATION_TEMPLATE, config), self.environment)
+            log.run(deploy_command(REPO, stack, FOUNDATION_TEMPLATE, config), self.environment)
             exports = self.sandbox.client("cloudformation").get_paginator("list_exports")
             self.exports = {
                 e["Name"]: e["Value"] for page in exports.paginate() for e in page["Exports"]
@@ -221,45 +227,22 @@ class Lifecycle:
             raise StageFailed("Deploy pipeline", f"no CloudFormation export named {name!r}")
         return self.exports[name]
 
-    def _deploy_command(self, stack: str, template: Path, config: Path) -> list[str]:
-        return [
-            sys.executable,
-            str(REPO / "modeldeploy" / "deploy.py"),
-            "--stack-name",
-            stack,
-            "--template-file",
-            str(template),
-            "--config-file",
-            str(config),
-            "--poll-seconds",
-            "0.5",
-        ]
-
     def packages(self) -> list[dict]:
         """The project's model packages, oldest first."""
         found = list_packages(self.sagemaker, self.project.name)
         return sorted(found, key=lambda p: p.get("ModelPackageVersion", 0))
 
-    def served_package(self, stage: str) -> str | None:
-        """The package a stage's endpoint serves: endpoint → config → model → package."""
+    def describe_endpoint(self, stage: str) -> dict | None:
+        """A stage's endpoint as DescribeEndpoint answers, or None if it has none."""
         try:
-            endpoint = self.sagemaker.describe_endpoint(EndpointName=f"{self.project.name}-{stage}")
-            config = self.sagemaker.describe_endpoint_config(
-                EndpointConfigName=endpoint["EndpointConfigName"]
-            )
-            model = self.sagemaker.describe_model(
-                ModelName=config["ProductionVariants"][0]["ModelName"]
-            )
+            return self.sagemaker.describe_endpoint(EndpointName=f"{self.project.name}-{stage}")
         except self.sagemaker.exceptions.ClientError:
             return None
-        return model.get("PrimaryContainer", {}).get("ModelPackageName")
 
-    def endpoint_status(self, stage: str) -> str | None:
-        try:
-            name = f"{self.project.name}-{stage}"
-            return self.sagemaker.describe_endpoint(EndpointName=name)["EndpointStatus"]
-        except self.sagemaker.exceptions.ClientError:
-            return None
+    def served_package(self, stage: str) -> str | None:
+        """The package a stage's endpoint serves (endpoint → config → model → package)."""
+        endpoint = self.describe_endpoint(stage)
+        return served_package(self.sagemaker, endpoint) if endpoint else None
 
 
 def _match(pattern: str, lines: list[str]) -> str | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from modeldeploy.registry import describe_package, read_metrics
+from modeldeploy.smoke import served_package
 from sandbox.demo import graph
 from sandbox.demo.progress import StageTiming
 
@@ -39,9 +40,10 @@ def collect(lifecycle, outcome) -> dict:
         )
     versions = {p["arn"]: p["version"] for p in facts["packages"]}
     for stage in ("staging", "prod"):
-        status = lifecycle.endpoint_status(stage)
-        if status:
-            package = lifecycle.served_package(stage)
+        endpoint = lifecycle.describe_endpoint(stage)
+        if endpoint:
+            status = endpoint["EndpointStatus"]
+            package = served_package(lifecycle.sagemaker, endpoint)
             facts["endpoints"][f"{lifecycle.project.name}-{stage}"] = {
                 "status": status,
                 "package": package,

@@ -83,7 +83,6 @@ def run_demo(
     progress = Progress(report_dir / "logs")
     summary_md = report_dir / "metrics.md"
     outcome = Outcome(scenario)
-    lifecycle = None
     try:
         with sandbox_for_demo(home, progress, sandbox) as sandbox:
             approve = ask if interactive else auto_approve
@@ -93,12 +92,10 @@ def run_demo(
             try:
                 run_scenario(lifecycle, outcome, summary_md)
             except StageFailed as failed:
-                outcome.failure, outcome.expected = failed, False
-                outcome.message = f"stage {failed.stage} failed: {failed.reason}"
+                outcome.failed(failed)
             facts = report.collect(lifecycle, outcome)
     except StageFailed as failed:  # the sandbox itself did not start
-        outcome.failure, outcome.expected = failed, False
-        outcome.message = f"stage {failed.stage} failed: {failed.reason}"
+        outcome.failed(failed)
         facts = None
     elapsed = time.perf_counter() - started
     written = report.write(report_dir, outcome, progress.timings, facts, summary_md, elapsed)
