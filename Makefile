@@ -10,13 +10,36 @@ TOOLS := .tools
 # uv from PATH if there is one, else a private copy bootstrapped with pip.
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 
-.PHONY: help install test lint demo bench clean
+# The interpreter a new .venv is made with: the first python3 on PATH (Debian 12's stock
+# 3.11.2 will do; 3.11 to 3.13 are supported), or PYTHON=python3.13 (a name or a path). An
+# existing .venv keeps its interpreter unless PYTHON is given; `make clean` starts over.
+PYTHON ?= python3
+PYTHON_BIN = $(shell $(PYTHON) -c 'import sys; print(sys.executable if (3, 11) <= sys.version_info[:2] <= (3, 13) else "")' 2>/dev/null)
+PYTHON_GIVEN := $(filter-out file,$(origin PYTHON))
+UV_PYTHON = $(if $(or $(PYTHON_GIVEN),$(if $(wildcard $(PY)),,new)),--python $(or $(PYTHON_BIN),$(error \
+  $(PYTHON) is not Python 3.11 to 3.13 (or not found): install one, or name one with PYTHON=/path/to/python3.12)))
+ifneq ($(PYTHON_GIVEN),)
+$(STAMP): FORCE
+endif
+
+# Without a HOME (`env -i`, some CI containers) uv, pip and pre-commit have nowhere to keep
+# their caches: they get one under .tools.
+ifeq ($(HOME),)
+export HOME := $(CURDIR)/$(TOOLS)/home
+endif
+
+# uv reads the system's certificate store, as pip and curl do, so a proxy's CA installed
+# there is trusted (uv's own bundled roots are not the machine's).
+export UV_NATIVE_TLS ?= 1
+
+.PHONY: help install test lint demo bench clean FORCE
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 $(TOOLS)/bin/uv:
-	python3 -m venv $(TOOLS)
+	$(PYTHON) -m venv $(TOOLS) || { echo "make: no uv on PATH, and $(PYTHON) -m venv failed:" \
+	  "install uv, or Python's venv module (Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 1; }
 	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv
 
 # Bytecode is compiled at install: step scripts start as fresh processes, and without .pyc
@@ -24,7 +47,7 @@ $(TOOLS)/bin/uv:
 # The editable install maps each top-level package, so a new one means a re-install.
 PACKAGES := $(wildcard */__init__.py modelbuild/*/__init__.py)
 $(STAMP): pyproject.toml uv.lock $(PACKAGES) | $(UV)
-	$(UV) sync --frozen --extra dev --compile-bytecode --python 3.11 \
+	$(UV) sync --frozen --extra dev --compile-bytecode $(UV_PYTHON) \
 	  --reinstall-package sagemaker-mlops-template
 	@touch $@
 
@@ -32,8 +55,8 @@ $(STAMP): pyproject.toml uv.lock $(PACKAGES) | $(UV)
 # compiled at install, as for .venv: without it each run spent 12 s where it now spends 6 s.
 CHECKOV_VERSION := 3.3.30
 CHECKOV := $(TOOLS)/checkov/.installed-$(CHECKOV_VERSION)
-$(CHECKOV): | $(UV)
-	$(UV) venv --quiet --allow-existing --python 3.11 $(TOOLS)/checkov
+$(CHECKOV): | $(UV) $(STAMP)
+	$(UV) venv --quiet --allow-existing --python $(PY) $(TOOLS)/checkov
 	$(UV) pip install --quiet --reinstall --compile-bytecode --python $(TOOLS)/checkov/bin/python \
 	  checkov==$(CHECKOV_VERSION)
 	@touch $@
@@ -65,8 +88,10 @@ demo: $(STAMP)  ## the whole CI/CD lifecycle on the local sandbox, with a report
 # The benchmarks (benchmarks/README.md): results in benchmarks/results/. kfp, the runner
 # they compare with, is a benchmark-only extra, added without removing anything (--inexact).
 bench: $(STAMP)  ## run the benchmarks (about 15 min on 2 cores), write benchmarks/results/
-	$(UV) sync --frozen --inexact --extra dev --extra bench --compile-bytecode --python 3.11
+	$(UV) sync --frozen --inexact --extra dev --extra bench --compile-bytecode
 	$(PY) -m benchmarks $(BENCH_ARGS)
+
+FORCE:
 
 clean:  ## remove the virtualenv, caches and sandbox state
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache .sandbox

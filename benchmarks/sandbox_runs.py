@@ -47,8 +47,8 @@ class PipelineRun:
 
 
 def render_definition(sandbox: Sandbox) -> str:
-    """The definition JSON as `run-pipeline --local` renders it; the SDK uploads the step
-    code into the sandbox's S3 on the way."""
+    """The definition JSON as `run-pipeline` renders it against the sandbox; the SDK
+    uploads the step code into the sandbox's S3 on the way."""
     from pipelines._utils import get_pipeline_driver
 
     kwargs = {"region": REGION, "role": PIPELINE_ROLE_ARN, "default_bucket": DEFAULT_BUCKET}

@@ -8,7 +8,8 @@ Keeps the contract of AWS's SageMaker Projects deploy seed, so its buildspec wor
       --sagemaker-project-name "$SAGEMAKER_PROJECT_NAME" --s3-bucket "$ARTIFACT_BUCKET"
 
 Writes staging-config-export.json and prod-config-export.json (TemplateConfiguration
-format) and promotion-manifest.json. With no Approved package it writes nothing and exits 1.
+format) and promotion-manifest.json. With no Approved package, or when that package has no
+readable inference contract (modeldeploy/contract.py), it writes nothing and exits 1.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import boto3
 
+from modeldeploy.contract import load_contract
 from modeldeploy.errors import ConfigError, run_cli
 from modeldeploy.manifest import MANIFEST_FILE, build_manifest
 from modeldeploy.registry import latest_approved, read_metrics
@@ -49,6 +51,8 @@ def build(args: argparse.Namespace, sagemaker, s3) -> dict[Path, dict]:
                 f"{expected} config has StageName {config['Parameters']['StageName']!r}"
             )
     package = latest_approved(sagemaker, args.model_package_group_name)
+    # A package without a usable inference contract cannot be smoke-tested: deploy nothing.
+    load_contract(sagemaker, s3, package.arn)
     logger.info("deploying %s (version %s)", package.arn, package.version)
     tags = {
         "sagemaker:project-name": args.sagemaker_project_name,

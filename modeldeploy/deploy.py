@@ -1,7 +1,7 @@
 """`deploy.py`: create or update a stage's endpoint stack through a change set, and wait.
 
-    python deploy.py --stack-name churn-staging --config-file staging-config-export.json
-    python deploy.py --stack-name churn-prod --config-file prod-config-export.json \\
+    python deploy.py --stack-name my-project-staging --config-file staging-config-export.json
+    python deploy.py --stack-name my-project-prod --config-file prod-config-export.json \\
         --manifest promotion-manifest.json
 
 Used by GitHub Actions and the sandbox; CodePipeline uses its native CloudFormation action.

@@ -40,7 +40,7 @@ def build_manifest(package: Package, metrics: dict[str, float]) -> dict:
         "model_package_version": package.version,
         "model_package_group": package.group,
         "model_data_url": package.model_data_url,
-        "test_data_uri": package.test_data_uri,
+        "inference_contract_uri": package.contract_uri,
         "metrics": metrics,
         "git_commit": current_commit(),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),

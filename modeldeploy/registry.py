@@ -1,4 +1,4 @@
-"""Model Registry queries: the newest Approved package, a package's metrics and test data."""
+"""Model Registry queries: the newest Approved package, its metrics and its contract URI."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
+from modeldeploy.contract import CONTRACT_PROPERTY
 from modeldeploy.errors import DeployError
 
 
@@ -17,7 +18,7 @@ class Package:
     group: str
     approval_status: str
     model_data_url: str
-    test_data_uri: str | None
+    contract_uri: str | None
     metrics_uri: str | None
 
 
@@ -39,7 +40,7 @@ def describe_package(sagemaker, arn: str) -> Package:
         group=described.get("ModelPackageGroupName", ""),
         approval_status=described["ModelApprovalStatus"],
         model_data_url=container.get("ModelDataUrl", ""),
-        test_data_uri=described.get("CustomerMetadataProperties", {}).get("TestDataUri"),
+        contract_uri=described.get("CustomerMetadataProperties", {}).get(CONTRACT_PROPERTY),
         metrics_uri=statistics.get("S3Uri"),
     )
 

@@ -1,6 +1,6 @@
 """`rollback.py`: take the package live in a stage out of service by hand.
 
-    python modeldeploy/rollback.py --sagemaker-project-name churn --stage prod \\
+    python modeldeploy/rollback.py --sagemaker-project-name my-project --stage prod \\
         --reason "latency regression"
 
 Marks the live package Rejected in the Model Registry. That is the same event an approver

@@ -1,27 +1,27 @@
 """The smoke test of a deployed stage: it really invokes the endpoint.
 
-Checks, in order: the endpoint is InService; it serves the manifest's package; CSV and JSON
-payloads drawn from the package's held-out test split get one well-formed prediction per
-row (probabilities in [0, 1], both formats agreeing); p95 latency is within budget; a
-malformed payload gets a 4xx with a message, not a 5xx.
+Knows no model: what to send and what to expect is the served package's own inference
+contract (modeldeploy/contract.py), registered with it by the model-build pipeline.
+Checks, in order: the endpoint is InService; it serves the manifest's package; that
+package has a readable contract; the contract's sample rows, in each content type it
+lists, get one prediction per row that keeps the contract's rules (and the same answer for
+every content type); p95 latency is within budget; the contract's invalid payload gets a
+4xx with a message, not a 5xx.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
 
-import pandas as pd
 from botocore.exceptions import ClientError
 
+from modeldeploy.contract import ContractError, load_contract
 from modeldeploy.errors import DeployError
 
-TARGET_COLUMN = "churn"
-SAMPLE_ROWS = 20
-MALFORMED_PAYLOAD = "this,is,not,a,customer\n"
+CHECK_NAMES = {"text/csv": "csv-predictions", "application/json": "json-predictions"}
 
 
 @dataclass
@@ -77,22 +77,8 @@ def served_package(sagemaker, described_endpoint: dict) -> str | None:
     return container.get("ModelPackageName")
 
 
-def load_test_rows(s3, uri: str, rows: int = SAMPLE_ROWS) -> pd.DataFrame:
-    """The first `rows` rows of the held-out split at `uri`, without the label."""
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    keys = sorted(
-        o["Key"]
-        for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
-        if o["Key"].endswith(".csv")
-    )
-    if not keys:
-        raise DeployError(f"no test data (CSV) at {uri}")
-    body = s3.get_object(Bucket=bucket, Key=keys[0])["Body"].read().decode()
-    frame = pd.read_csv(io.StringIO(body), nrows=rows)
-    return frame.drop(columns=[TARGET_COLUMN], errors="ignore")
-
-
-def _invoke(runtime, endpoint: str, body: str, content_type: str) -> dict:
+def _invoke(runtime, endpoint: str, body: str, content_type: str):
+    """The endpoint's JSON answer; raises ClientError, or ValueError for a non-JSON one."""
     response = runtime.invoke_endpoint(
         EndpointName=endpoint,
         Body=body.encode(),
@@ -100,22 +86,6 @@ def _invoke(runtime, endpoint: str, body: str, content_type: str) -> dict:
         Accept="application/json",
     )
     return json.loads(response["Body"].read())
-
-
-def _check_predictions(payload: dict, expected_rows: int) -> str | None:
-    """None when the response is well formed, else what is wrong with it."""
-    predictions = payload.get("predictions") if isinstance(payload, dict) else None
-    if not isinstance(predictions, list):
-        return "response has no 'predictions' list"
-    if len(predictions) != expected_rows:
-        return f"{len(predictions)} predictions for {expected_rows} rows"
-    for p in predictions:
-        probability = p.get("churn_probability") if isinstance(p, dict) else None
-        if not isinstance(probability, int | float) or not 0 <= probability <= 1:
-            return f"bad prediction {p!r}: churn_probability must be in [0, 1]"
-        if p.get("predicted_label") not in (0, 1):
-            return f"bad prediction {p!r}: predicted_label must be 0 or 1"
-    return None
 
 
 def run_smoke_test(
@@ -147,35 +117,46 @@ def run_smoke_test(
         return report
 
     try:
-        rows = load_test_rows(s3, manifest["test_data_uri"])
-    except (DeployError, ClientError, KeyError, TypeError) as err:
-        report.add("test-data", False, f"cannot read test data: {err}")
+        contract = load_contract(sagemaker, s3, serving)
+    except ContractError as err:
+        report.add("contract", False, str(err))
         return report
+    rows = contract.sample
+    report.add(
+        "contract",
+        True,
+        f"{contract.uri}: {len(rows)} sample rows as {', '.join(contract.content_types)}",
+    )
 
-    try:
-        from_csv = _invoke(runtime, endpoint, rows.to_csv(header=False, index=False), "text/csv")
-        problem = _check_predictions(from_csv, len(rows))
-        report.add("csv-predictions", problem is None, problem or f"{len(rows)} rows scored")
-        records = json.loads(rows.to_json(orient="records"))
-        from_json = _invoke(
-            runtime, endpoint, json.dumps({"instances": records}), "application/json"
-        )
-        problem = _check_predictions(from_json, len(rows))
-        report.add("json-predictions", problem is None, problem or f"{len(rows)} rows scored")
+    answers = {}
+    for content_type in contract.content_types:
+        name = CHECK_NAMES[content_type]
+        try:
+            answers[content_type] = _invoke(
+                runtime, endpoint, contract.body(content_type, rows), content_type
+            )
+        except (ClientError, ValueError) as err:
+            report.add(name, False, f"invocation failed: {' '.join(str(err).split())}")
+            return report
+        problem = contract.check_response(answers[content_type], len(rows))
+        report.add(name, problem is None, problem or f"{len(rows)} rows scored")
+    if len(answers) > 1:
         report.add(
             "csv-json-agree",
-            from_csv == from_json,
-            "CSV and JSON payloads of the same rows got the same predictions",
+            len({json.dumps(a, sort_keys=True) for a in answers.values()}) == 1,
+            f"{' and '.join(answers)} payloads of the same rows got the same predictions",
         )
-    except ClientError as err:
-        report.add("predictions", False, f"invocation failed: {err}")
-        return report
 
-    single = rows.head(1).to_csv(header=False, index=False)
+    first_type = contract.content_types[0]
+    single = contract.body(first_type, rows[:1])
     timings = []
     for _ in range(latency_requests):
         started = time.perf_counter()
-        _invoke(runtime, endpoint, single, "text/csv")
+        try:
+            _invoke(runtime, endpoint, single, first_type)
+        except (ClientError, ValueError) as err:
+            report.add("latency-p95", False, f"invocation failed: {' '.join(str(err).split())}")
+            return report
         timings.append((time.perf_counter() - started) * 1000)
     p95 = statistics.quantiles(timings, n=20)[-1] if len(timings) > 1 else timings[0]
     report.latency_ms = {
@@ -191,8 +172,10 @@ def run_smoke_test(
     )
 
     try:
-        _invoke(runtime, endpoint, MALFORMED_PAYLOAD, "text/csv")
-        report.add("malformed-payload-4xx", False, "a malformed payload was accepted")
+        _invoke(runtime, endpoint, contract.invalid_body, contract.invalid_content_type)
+        report.add("malformed-payload-4xx", False, "the contract's invalid payload was accepted")
+    except ValueError:
+        report.add("malformed-payload-4xx", False, "the invalid payload got a non-JSON 2xx answer")
     except ClientError as err:
         status = err.response.get("OriginalStatusCode") or err.response.get(
             "ResponseMetadata", {}

@@ -2,6 +2,8 @@
 
 python -m sandbox up          # start one in the background (or report the running one)
 eval "$(python -m sandbox env)"  # point this shell's AWS CLI / boto3 at it
+python -m sandbox exec -- run-pipeline ...  # any command against it (starts one if none runs)
+python -m sandbox seed-data   # generated sample data where the pipeline reads by default
 python -m sandbox status
 python -m sandbox down        # stop the one `up` started
 python -m sandbox demo [happy|gate-failure|rollback] [--interactive]  # the whole lifecycle
@@ -14,8 +16,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from sandbox import daemon
-from sandbox.constants import sandbox_home
+from sandbox import commands, daemon
+from sandbox.constants import PROJECT_VARIABLES, sandbox_home
 from sandbox.demo import SCENARIOS
 
 
@@ -23,20 +25,36 @@ def _print_running(running: daemon.RunningSandbox, verb: str) -> None:
     print(f"sandbox {verb} at {running.endpoint_url} (pid {running.pid}, state in {running.home})")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--home", type=Path, help="state folder (default: $SANDBOX_HOME or ./.sandbox)"
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("up", help="start a sandbox in the background")
+    verbs = parser.add_subparsers(dest="command", required=True)
+    up = verbs.add_parser("up", help="start a sandbox in the background")
     up.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    commands.add_parser("down", help="stop the sandbox that `up` started")
-    commands.add_parser("status", help="say whether a sandbox is running (exit 1 if not)")
-    commands.add_parser("env", help="print export lines for the running sandbox")
-    serve = commands.add_parser("serve", help="run a sandbox in the foreground")
+    verbs.add_parser("down", help="stop the sandbox that `up` started")
+    verbs.add_parser("status", help="say whether a sandbox is running (exit 1 if not)")
+    verbs.add_parser("env", help="print export lines for the running sandbox")
+    run = verbs.add_parser(
+        "exec", help="run a command against the sandbox (the running one, else one of its own)"
+    )
+    run.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
+    seed = verbs.add_parser("seed-data", help="generate sample data and upload it (no overwrite)")
+    seed.add_argument(
+        "--uri",
+        help="where to put it (default: where the pipeline reads with the buildspec's "
+        "--kwargs: s3://$ARTIFACT_BUCKET/$SAGEMAKER_PROJECT_NAME_ID/data/churn.csv)",
+    )
+    seed.add_argument(
+        "--generator",
+        default="pipelines.churn.generate_data",
+        help="module run as `python -m MODULE --rows N --output FILE`",
+    )
+    seed.add_argument("--rows", type=int, default=10_000)
+    serve = verbs.add_parser("serve", help="run a sandbox in the foreground")
     serve.add_argument("--port", type=int, default=0)
-    demo = commands.add_parser("demo", help="the whole CI/CD lifecycle, with a report")
+    demo = verbs.add_parser("demo", help="the whole CI/CD lifecycle, with a report")
     demo.add_argument("scenario", nargs="?", default="happy", choices=SCENARIOS)
     demo.add_argument(
         "--interactive", action="store_true", help="ask at the manual approval (needs a terminal)"
@@ -50,7 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         help="override a CodeBuild variable, as start-build's environment override does "
         "(e.g. LATENCY_BUDGET_MS=2000 on a busy machine)",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     home = (args.home or sandbox_home()).resolve()
 
     if args.command == "demo":
@@ -60,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(
             args.scenario, args.interactive, home, args.rows, codebuild_overrides=overrides
         )
-
+    if args.command == "exec":
+        return commands.exec_command(home, args.argv[1:] if args.argv[:1] == ["--"] else args.argv)
+    if args.command == "seed-data":
+        return commands.seed_data(home, args.uri, args.generator, args.rows)
     if args.command == "serve":
         return daemon.serve(home, args.port)
     if args.command == "up":
@@ -88,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     if running is None:  # env
         print("sandbox: no sandbox running; start one with `python -m sandbox up`", file=sys.stderr)
         return 1
+    print("# boto3 and the AWS CLI: the sandbox's endpoint, fake credentials, its region")
     for name, value in running.environment.items():
         print(f"export {name}={shlex.quote(value)}")
+    print("# what a SageMaker Project's CodeBuild sets (kept where already set)")
+    for name, value in PROJECT_VARIABLES.items():
+        print(f"export {name}=${{{name}:-{shlex.quote(value)}}}")
     return 0

@@ -13,8 +13,8 @@ PIPELINE_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/SandboxSageMakerExecutionRo
 
 # Environment variables the sandbox reads.
 HOME_VARIABLE = "SANDBOX_HOME"  # where state, logs and job folders live
-# Set for every process a sandbox serves, so `run-pipeline --local` there joins that sandbox.
-ENDPOINT_VARIABLE = "SANDBOX_ENDPOINT_URL"
+# The sandbox's own liveness route (moto's debug dump is no health check: see daemon.py).
+HEALTH_PATH = "/_sandbox/health"
 
 # What every process talking to the sandbox gets: fake credentials, a fixed region, and the
 # SDK v3 role check off (it calls iam:SimulatePrincipalPolicy, which moto lacks).
@@ -34,6 +34,26 @@ def sandbox_home() -> Path:
     return Path(os.environ.get(HOME_VARIABLE) or Path.cwd() / ".sandbox").resolve()
 
 
+# What a SageMaker Project's CodeBuild environment sets, so the seed buildspec's command
+# lines run unchanged against the sandbox (`python -m sandbox exec`). A value the caller
+# has set already wins.
+PROJECT_NAME = "sandbox"
+PROJECT_ID = "p-sandbox"
+PROJECT_VARIABLES = {
+    "SAGEMAKER_PROJECT_NAME": PROJECT_NAME,
+    "SAGEMAKER_PROJECT_ID": PROJECT_ID,
+    "SAGEMAKER_PROJECT_NAME_ID": f"{PROJECT_NAME}-{PROJECT_ID}",
+    "SAGEMAKER_PROJECT_ARN": f"arn:aws:sagemaker:{REGION}:{ACCOUNT_ID}:project/{PROJECT_NAME}",
+    "SAGEMAKER_PIPELINE_ROLE_ARN": PIPELINE_ROLE_ARN,
+    "ARTIFACT_BUCKET": DEFAULT_BUCKET,
+}
+
+
 def client_environment(endpoint_url: str) -> dict[str, str]:
-    """The variables that point boto3 and SDK v3 at the sandbox."""
-    return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint_url, ENDPOINT_VARIABLE: endpoint_url}
+    """The variables that point boto3 and SDK v3 at the sandbox. run-pipeline polls every
+    half second: a sandbox run takes seconds, where AWS's 30 s default would dominate."""
+    return {
+        **FAKE_CREDENTIALS,
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "RUN_PIPELINE_POLL_SECONDS": "0.5",
+    }

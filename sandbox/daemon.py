@@ -1,12 +1,16 @@
 """A sandbox that outlives one command: `python -m sandbox up | down | status`.
 
-`up` starts `python -m sandbox serve` in the background and records its process id and
-endpoint in `<home>/server.json`; `down` stops only the process recorded there.
+`up` starts `python -m sandbox serve` in the background, which records its process id and
+endpoint in `<home>/server.json`; `down` stops the process recorded there. One sandbox per
+state folder: a sandbox holds `<home>/sandbox.lock` while it runs (the kernel drops the
+lock when the process ends, crash included), so a second one on the same state refuses to
+start instead of overwriting it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -15,19 +19,21 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO
 
 from sandbox.clients import sandbox_client
-from sandbox.constants import ENDPOINT_VARIABLE, client_environment, sandbox_home
-
-if TYPE_CHECKING:
-    from sandbox.server import Sandbox
+from sandbox.constants import HEALTH_PATH, client_environment, sandbox_home
 
 STATE_FILE = "server.json"
+LOCK_FILE = "sandbox.lock"
 START_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 15
+
+
+class SandboxBusy(RuntimeError):
+    """Another process runs a sandbox on the same state folder."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,28 @@ class RunningSandbox:
 
     def client(self, service: str):
         return sandbox_client(service, self.endpoint_url)
+
+
+def hold_lock(home: Path) -> IO:
+    """Take `<home>/sandbox.lock` for this process; returns the open file (closing it, or
+    the process ending, releases the lock). Raises SandboxBusy naming the holder."""
+    home.mkdir(parents=True, exist_ok=True)
+    lock = (home / LOCK_FILE).open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another process"
+        lock.close()
+        raise SandboxBusy(
+            f"a sandbox already runs on {home} (pid {holder}); use it, or stop it with "
+            "`python -m sandbox down`"
+        ) from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
 
 
 def _alive(pid: int) -> bool:
@@ -75,25 +103,35 @@ def _is_our_server(pid: int) -> bool:
     return b"sandbox" in cmdline and b"serve" in cmdline
 
 
-def _responds(endpoint_url: str) -> bool:
+def health(endpoint_url: str) -> dict | None:
+    """The sandbox's own health answer (pid, home), or None when nothing answers there.
+
+    A route of the sandbox, not moto's debug dump: `/moto-api/data.json` answers 500 once
+    S3 holds a multipart upload or a Lambda function exists."""
     try:
-        with urllib.request.urlopen(f"{endpoint_url}/moto-api/data.json", timeout=2):
-            return True
-    except OSError:
-        return False
+        with urllib.request.urlopen(f"{endpoint_url}{HEALTH_PATH}", timeout=2) as answer:
+            return json.loads(answer.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _recorded(home: Path) -> RunningSandbox | None:
+    try:
+        state = json.loads((home / STATE_FILE).read_text())
+        return RunningSandbox(int(state["pid"]), state["endpoint_url"], Path(state["home"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def find_running(home: Path | None = None) -> RunningSandbox | None:
-    """The sandbox recorded in `<home>/server.json`, if it is up and answering."""
-    home = home or sandbox_home()
-    try:
-        state = json.loads((home / STATE_FILE).read_text())
-    except (OSError, json.JSONDecodeError):
+    """The sandbox recorded in `<home>/server.json`, if it is up and says it is that one."""
+    running = _recorded((home or sandbox_home()).resolve())
+    if running is None or not _alive(running.pid):
         return None
-    running = RunningSandbox(int(state["pid"]), state["endpoint_url"], Path(state["home"]))
-    if _alive(running.pid) and _is_our_server(running.pid) and _responds(running.endpoint_url):
-        return running
-    return None
+    answer = health(running.endpoint_url)
+    if answer is None or answer.get("pid") != running.pid:
+        return None
+    return running
 
 
 def serve(home: Path, port: int) -> int:
@@ -103,25 +141,32 @@ def serve(home: Path, port: int) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with Sandbox(home=home, port=port) as sandbox:
+    try:
+        sandbox = Sandbox(home=home, port=port).start()
+    except SandboxBusy as err:
+        print(f"sandbox: {err}", file=sys.stderr)
+        return 1
+    try:
         state = {"pid": os.getpid(), "endpoint_url": sandbox.endpoint_url, "home": str(home)}
         (home / STATE_FILE).write_text(json.dumps(state))
-        try:
-            stop.wait()
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                (home / STATE_FILE).unlink()
+        stop.wait()
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            (home / STATE_FILE).unlink()
+        sandbox.stop()
     return 0
 
 
 def start_background(home: Path, port: int = 0) -> RunningSandbox:
     """Start `python -m sandbox serve` detached; returns once it answers.
 
-    Raises RuntimeError (naming the log) if it does not come up.
+    Raises RuntimeError (with the server's own message, or naming its log) if it does not
+    come up.
     """
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / "logs" / "server.log"
     log_path.parent.mkdir(exist_ok=True)
+    start = log_path.stat().st_size if log_path.exists() else 0
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "sandbox", "--home", str(home), "serve", "--port", str(port)],
@@ -136,47 +181,31 @@ def start_background(home: Path, port: int = 0) -> RunningSandbox:
         if running and running.pid == process.pid:
             return running
         if process.poll() is not None:
-            break
+            with log_path.open("rb") as log:
+                log.seek(start)
+                lines = log.read().decode(errors="replace").strip().splitlines()
+            said = next((line for line in reversed(lines) if line.startswith("sandbox: ")), None)
+            raise RuntimeError(said.removeprefix("sandbox: ") if said else f"see {log_path}")
         time.sleep(0.1)
-    raise RuntimeError(f"sandbox did not start; see {log_path}")
+    process.terminate()
+    raise RuntimeError(f"sandbox did not answer within {START_TIMEOUT_SECONDS} s; see {log_path}")
 
 
 def stop_background(home: Path) -> RunningSandbox | None:
-    """Stop the sandbox recorded in `home`; returns it, or None if none was running."""
-    running = find_running(home)
-    if running is None:
+    """Stop the sandbox `up` started in `home`, answering or not (a hung one too); returns
+    it, or None if none was running. SIGKILL after STOP_TIMEOUT_SECONDS."""
+    running = _recorded(home)
+    if running is None or not _alive(running.pid) or not _is_our_server(running.pid):
         with contextlib.suppress(FileNotFoundError):
             (home / STATE_FILE).unlink()  # a stale record of a process that is gone
         return None
     os.kill(running.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
+    os.kill(running.pid, signal.SIGCONT)  # a stopped one (Ctrl-Z, SIGSTOP) then sees it
+    deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
     while _alive(running.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
+    if _alive(running.pid):
+        os.kill(running.pid, signal.SIGKILL)
+        with contextlib.suppress(FileNotFoundError):
+            (home / STATE_FILE).unlink()
     return running
-
-
-def _from_environment(home: Path) -> RunningSandbox | None:
-    """The sandbox that started this process (e.g. the demo's), if it says so."""
-    endpoint_url = os.environ.get(ENDPOINT_VARIABLE)
-    if endpoint_url and _responds(endpoint_url):
-        return RunningSandbox(os.getppid(), endpoint_url, home)
-    return None
-
-
-@contextlib.contextmanager
-def connect(home: Path | None = None) -> Iterator[Sandbox | RunningSandbox]:
-    """The running sandbox if there is one (in this process or recorded in `home`), else a
-    new one for the duration of the block."""
-    home = (home or sandbox_home()).resolve()
-    # The server module (moto) takes seconds to import: only when this process runs one
-    # already (then it is imported) or is about to start one.
-    server = sys.modules.get("sandbox.server")
-    here = server.Sandbox.running_here(home) if server else None
-    running = here or _from_environment(home) or find_running(home)
-    if running is not None:
-        yield running
-        return
-    from sandbox.server import Sandbox
-
-    with Sandbox(home=home) as sandbox:
-        yield sandbox

@@ -21,7 +21,6 @@ import json
 import logging
 import re
 import sys
-import tarfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from threadpoolctl import threadpool_limits
 from sandbox.clients import sandbox_client
 from sandbox.constants import ACCOUNT_ID, REGION
 from sandbox.runner.s3 import split_uri
+from sandbox.safe_tar import safe_extract
 
 logger = logging.getLogger(__name__)
 INVOCATIONS = re.compile(r"^/endpoints/([^/]+)/invocations$")
@@ -176,8 +176,7 @@ class EndpointRuntime:
         bucket, key = split_uri(resolved.model_data_url)
         sandbox_client("s3", self.endpoint_url).download_file(bucket, key, str(archive))
         model_dir = folder / "model"
-        with tarfile.open(archive) as tar:
-            tar.extractall(model_dir, filter="data")
+        safe_extract(archive, model_dir)
         script = model_dir / "code" / resolved.program
         if not script.exists():
             raise FileNotFoundError(f"code/{resolved.program} is not in model.tar.gz")

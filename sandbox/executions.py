@@ -1,18 +1,41 @@
-"""State of the pipeline executions the sandbox runs: step records, status, failure reason.
+"""State of the pipeline executions the sandbox runs: step records, status, failure reason,
+the jobs the steps ran, and the step cache: the models, apart from the wire
+(pipelines_service.py answers requests from them).
 
-moto keeps the execution itself (and answers DescribePipelineExecution from it); this adds
-what moto lacks: the steps, and a status that follows the run instead of 'Succeeded'.
+It has one home, moto's own models: an ExecutionState hangs on moto's pipeline execution
+(`sandbox_state`) and the step cache on the region's SageMaker backend, so everything the
+sandbox knows is in moto's backends, snapshotted and restored with them (persistence.py).
+moto answers DescribePipelineExecution; this adds what moto lacks: the steps, and a status
+that follows the run instead of 'Succeeded'.
 """
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from moto.sagemaker.models import sagemaker_backends
 
+from sandbox.runner.cache import StepCache
 from sandbox.runner.jobs import ProcessStats
+
+INTERRUPTED = "the sandbox stopped while this execution ran"
+_listeners: list[Callable[[], None]] = []
+
+
+def on_change(listener: Callable[[], None]) -> Callable[[], None]:
+    """Call `listener` whenever an execution's state changes (the snapshots); returns a
+    function that stops it."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener)
+
+
+def changed() -> None:
+    for listener in list(_listeners):
+        listener()
 
 
 def _now() -> datetime:
@@ -67,9 +90,14 @@ class ExecutionState:
         return self.arn.split(":pipeline/", 1)[1].split("/", 1)[0]
 
     def _moto_execution(self):
-        _, _, _, region, account, _ = self.arn.split(":", 5)
-        backend = sagemaker_backends[account][region]
-        return backend.pipelines[self.pipeline_name].pipeline_executions[self.arn]
+        return _moto_execution(self.arn)
+
+    @classmethod
+    def attach(cls, arn: str) -> ExecutionState:
+        """A new state for the execution moto has just recorded, kept on moto's model."""
+        state = cls(arn)
+        _moto_execution(arn).sandbox_state = state
+        return state
 
     def step(self, name: str, step_type: str, status: str, **fields) -> StepRecord:
         """Create or update a step record."""
@@ -81,7 +109,8 @@ class ExecutionState:
             if status in ("Succeeded", "Failed", "Stopped") and record.end_time is None:
                 record.end_time = _now()
             self.steps[name] = record
-            return record
+        changed()
+        return record
 
     def record_job(self, description: dict) -> None:
         """Keep a processing/training job's description (the step's properties)."""
@@ -89,6 +118,7 @@ class ExecutionState:
         if arn:
             with self._lock:
                 self.jobs[arn] = description
+            changed()
 
     def set_status(self, status: str, failure_reason: str | None = None) -> None:
         with self._lock:
@@ -98,6 +128,7 @@ class ExecutionState:
             execution.pipeline_execution_status = status
             execution.pipeline_execution_failure_reason = failure_reason
             execution.last_modified_time = _now()
+        changed()
 
     def list_steps(self, ascending: bool) -> list[dict]:
         with self._lock:
@@ -106,9 +137,80 @@ class ExecutionState:
         return items if ascending else items[::-1]
 
 
+def _moto_execution(arn: str):
+    _, _, _, region, account, _ = arn.split(":", 5)
+    pipeline_name = arn.split(":pipeline/", 1)[1].split("/", 1)[0]
+    backend = sagemaker_backends[account][region]
+    return backend.pipelines[pipeline_name].pipeline_executions[arn]
+
+
+def find(arn: str) -> ExecutionState | None:
+    """The state of an execution the sandbox runs (or ran), if any."""
+    try:
+        return getattr(_moto_execution(arn), "sandbox_state", None)
+    except (KeyError, IndexError, ValueError):
+        return None
+
+
+def every_state() -> list[ExecutionState]:
+    """Every execution's state, in every account and region."""
+    return [
+        execution.sandbox_state
+        for _, _, backend in sagemaker_backends.iter_backends()
+        for pipeline in list(backend.pipelines.values())
+        for execution in list(pipeline.pipeline_executions.values())
+        if getattr(execution, "sandbox_state", None) is not None
+    ]
+
+
+def step_cache(arn: str) -> StepCache:
+    """The step cache of the execution's account and region (as SageMaker scopes it)."""
+    _, _, _, region, account, _ = arn.split(":", 5)
+    backend = sagemaker_backends[account][region]
+    if getattr(backend, "sandbox_step_cache", None) is None:
+        backend.sandbox_step_cache = StepCache()
+    return backend.sandbox_step_cache
+
+
+def fail_interrupted() -> int:
+    """After a restart: executions that were running when the sandbox stopped end Failed
+    (nothing runs them any more), as do their running steps. Returns how many."""
+    interrupted = [s for s in every_state() if s.status in ("Executing", "Stopping")]
+    for state in interrupted:
+        for record in list(state.steps.values()):
+            if record.status in ("Starting", "Executing"):
+                state.step(record.name, record.type, "Failed", failure_reason=INTERRUPTED)
+        state.set_status("Failed", INTERRUPTED)
+    return len(interrupted)
+
+
+def start_problem(authorization: str, request: dict) -> str | None:
+    """Why SageMaker would refuse this StartPipelineExecution request (a parameter unknown,
+    of the wrong type, or outside its EnumValues), or None. Checked before moto records
+    the execution, so a refused start leaves nothing behind."""
+    from moto.iam.models import get_account_id_from
+
+    from sandbox.runner.executor import typed_parameters
+
+    scope = authorization.partition("Credential=")[2].split(",")[0].split("/")
+    if len(scope) < 3:
+        return None  # unsigned: moto answers it
+    try:
+        backend = sagemaker_backends[get_account_id_from(scope[0])][scope[2]]
+        pipeline = backend.pipelines[request.get("PipelineName", "").rsplit("/", 1)[-1]]
+        definition = json.loads(pipeline.pipeline_definition)
+    except (KeyError, TypeError, ValueError):
+        return None  # no such pipeline, or no definition to check against: moto answers
+    overrides = {p["Name"]: p["Value"] for p in request.get("PipelineParameters", [])}
+    try:
+        typed_parameters(definition.get("Parameters", []), overrides)
+    except ValueError as err:
+        return str(err)
+    return None
+
+
 def moto_execution_request(arn: str) -> tuple[str, dict[str, str]]:
     """The definition and the parameter overrides moto recorded for an execution."""
-    state = ExecutionState(arn)
-    execution = state._moto_execution()
+    execution = _moto_execution(arn)
     overrides = {p["Name"]: p["Value"] for p in execution.pipeline_parameters or []}
     return execution.pipeline_definition_for_execution, overrides

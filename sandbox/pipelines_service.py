@@ -19,11 +19,11 @@ from pathlib import Path
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+from sandbox import executions
 from sandbox.clients import sandbox_client
-from sandbox.constants import client_environment
+from sandbox.constants import HEALTH_PATH, client_environment
 from sandbox.endpoint_runtime import EndpointRuntime
 from sandbox.executions import ExecutionState, moto_execution_request
-from sandbox.runner.cache import StepCache
 from sandbox.runner.executor import PipelineExecutor
 
 logger = logging.getLogger(__name__)
@@ -33,19 +33,29 @@ TARGET_PREFIX = "SageMaker."
 class PipelinesService:
     """A WSGI app: the pipeline calls above, moto for the rest."""
 
-    def __init__(self, moto_app, endpoint_url: str, home: Path):
+    def __init__(self, moto_app, endpoint_url: str, home: Path, pid: int, changed=lambda: None):
         self.moto_app = moto_app
+        self.health = {"status": "ok", "pid": pid, "home": str(home)}
         self.runtime = EndpointRuntime(endpoint_url, home)
         self.endpoint_url = endpoint_url
         self.home = home
-        self.cache = StepCache()
-        self.executions: dict[str, ExecutionState] = {}
+        self.changed = changed  # called after every request that may change state
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     # --- wire protocol -------------------------------------------------------------------
 
     def __call__(self, environ: dict, start_response):
+        if environ.get("PATH_INFO") == HEALTH_PATH:
+            return _json_response(start_response, "200 OK", self.health)
+        read_only = _is_read_only(environ)
+        try:
+            return self._answer(environ, start_response)
+        finally:
+            if not read_only:
+                self.changed()
+
+    def _answer(self, environ: dict, start_response):
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if self.runtime.handles(environ):
             return self.runtime(environ, start_response)
@@ -58,6 +68,15 @@ class PipelinesService:
         if action == "ListPipelineExecutionSteps":
             return self._list_steps(json.loads(body or b"{}"), start_response)
         if action == "StartPipelineExecution":
+            problem = executions.start_problem(
+                environ.get("HTTP_AUTHORIZATION", ""), json.loads(body or b"{}")
+            )
+            if problem:
+                return _json_response(
+                    start_response,
+                    "400 Bad Request",
+                    {"__type": "ValidationException", "message": problem},
+                )
             status, headers, payload = self._call_moto(environ, body)
             if status.startswith("200"):
                 self._launch(json.loads(payload)["PipelineExecutionArn"])
@@ -98,7 +117,7 @@ class PipelinesService:
 
     def _list_steps(self, request: dict, start_response):
         arn = request.get("PipelineExecutionArn", "")
-        state = self.executions.get(arn)
+        state = executions.find(arn)
         if state is None:
             return _json_response(
                 start_response,
@@ -116,9 +135,7 @@ class PipelinesService:
     def _describe_job(self, request: dict, start_response):
         """A job a pipeline step ran, described from the step's recorded properties."""
         name = request.get("ProcessingJobName") or request.get("TrainingJobName") or ""
-        with self._lock:
-            states = list(self.executions.values())
-        for state in states:
+        for state in executions.every_state():
             for arn, description in list(state.jobs.items()):
                 if arn.rsplit("/", 1)[-1] == name.lower():
                     return _json_response(start_response, "200 OK", description)
@@ -132,7 +149,7 @@ class PipelinesService:
         if not status.startswith("200"):
             return payload
         described = json.loads(payload)
-        state = self.executions.get(described.get("PipelineExecutionArn", ""))
+        state = executions.find(described.get("PipelineExecutionArn", ""))
         if state is not None:
             described["PipelineExecutionStatus"] = state.status
             if state.failure_reason:
@@ -142,10 +159,8 @@ class PipelinesService:
     # --- running executions --------------------------------------------------------------
 
     def _launch(self, arn: str) -> None:
-        state = ExecutionState(arn)
+        state = ExecutionState.attach(arn)
         definition, overrides = moto_execution_request(arn)
-        with self._lock:
-            self.executions[arn] = state
         state.set_status("Executing")
         executor = PipelineExecutor(
             definition,
@@ -153,7 +168,7 @@ class PipelinesService:
             state,
             self._clients(),
             self.home,
-            self.cache,
+            executions.step_cache(arn),
             client_environment(self.endpoint_url),
         )
         thread = threading.Thread(
@@ -172,6 +187,21 @@ class PipelinesService:
             threads = list(self._threads)
         for thread in threads:
             thread.join(timeout)
+
+
+READ_PREFIXES = ("Describe", "List", "Get", "Head", "Search", "BatchGet", "BatchDescribe")
+
+
+def _is_read_only(environ: dict) -> bool:
+    """A request that cannot change state (no snapshot needed after it): GET/HEAD, or a
+    JSON (X-Amz-Target) or query (Action=) call named Describe/List/Get..."""
+    if environ.get("REQUEST_METHOD") in ("GET", "HEAD", "OPTIONS"):
+        return True
+    action = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
+    if not action and "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+        body = PipelinesService._read_body(environ)  # and puts it back for moto
+        action = parse_qs(body.decode(errors="replace")).get("Action", [""])[0]
+    return action.startswith(READ_PREFIXES)
 
 
 def _is_iam_simulation(environ: dict) -> bool:

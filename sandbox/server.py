@@ -13,6 +13,7 @@ import os
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -21,9 +22,12 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from sandbox import moto_fixes
+from sandbox import executions, moto_patches
 from sandbox.clients import sandbox_client
 from sandbox.constants import HOST, client_environment, sandbox_home
+from sandbox.daemon import hold_lock
+from sandbox.executions import INTERRUPTED
+from sandbox.persistence import Snapshots
 from sandbox.pipelines_service import PipelinesService
 from sandbox.runner import executor
 
@@ -44,19 +48,14 @@ class Sandbox:
         s3 = sandbox.client("s3")
     """
 
-    _running: list[Sandbox] = []  # started in this process and not yet stopped
-
-    @classmethod
-    def running_here(cls, home: Path) -> Sandbox | None:
-        """A sandbox this process runs with state in `home`, if any."""
-        return next((s for s in cls._running if s.home == Path(home).resolve()), None)
-
     def __init__(self, home: Path | None = None, port: int = 0):
         self.home = (Path(home) if home else sandbox_home()).resolve()
         self._port = port
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.service: PipelinesService | None = None
+        self._lock: IO | None = None
+        self.snapshots: Snapshots | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -71,26 +70,34 @@ class Sandbox:
         return client_environment(self.endpoint_url)
 
     def start(self) -> Sandbox:
-        moto_fixes.apply()
-        self.home.mkdir(parents=True, exist_ok=True)
+        """Serve on loopback; raises daemon.SandboxBusy if another sandbox holds `home`."""
+        self._lock = hold_lock(self.home)
+        moto_patches.apply_all()
+        self.snapshots = Snapshots(self.home)
+        if self.snapshots.restore():
+            interrupted = executions.fail_interrupted()
+            logger.info("sandbox state restored from %s", self.snapshots.folder)
+            if interrupted:
+                logger.warning("%d execution(s) ended Failed: %s", interrupted, INTERRUPTED)
+        self.snapshots.start()
+        self._stop_listening = executions.on_change(self.snapshots.changed)
         moto_app = DomainDispatcherApplication(create_backend_app)
         self._server = make_server(
             HOST, self._port, moto_app, threaded=True, request_handler=_QuietHandler
         )
-        self.service = PipelinesService(moto_app, self.endpoint_url, self.home)
+        self.service = PipelinesService(
+            moto_app, self.endpoint_url, self.home, os.getpid(), self.snapshots.changed
+        )
         self._server.app = self.service
         executor.warm_up(self.environment)
         self._thread = threading.Thread(
             target=self._server.serve_forever, daemon=True, name="sandbox-server"
         )
         self._thread.start()
-        Sandbox._running.append(self)
         logger.info("sandbox listening on %s (state in %s)", self.endpoint_url, self.home)
         return self
 
     def stop(self) -> None:
-        if self in Sandbox._running:
-            Sandbox._running.remove(self)
         if self.service:
             self.service.wait_for_executions()
         if self._server:
@@ -99,6 +106,13 @@ class Sandbox:
         if self._thread:
             self._thread.join()
         self._server = self._thread = None
+        if self.snapshots:
+            self._stop_listening()
+            self.snapshots.stop()  # the last changes, written before the lock is let go
+            self.snapshots = None
+        if self._lock:
+            self._lock.close()
+            self._lock = None
 
     def client(self, service: str):
         return sandbox_client(service, self.endpoint_url)

@@ -4,14 +4,14 @@
         --kwargs '{"region": "us-east-1", "role": "arn:aws:iam::111122223333:role/r",
                    "default_bucket": "b"}'
 
-With region, role and default_bucket in --kwargs, it needs no AWS credentials and no
-network (see pipelines/offline.py); otherwise the SDK looks them up in AWS, as the seed does.
+SDK v3 calls AWS while it renders (it checks the default bucket and uploads the step code),
+so it needs an AWS endpoint, as the seed's does. With no AWS account, run it against the
+local sandbox, unchanged: `python -m sandbox exec -- get-pipeline-definition ...`.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 
@@ -26,20 +26,12 @@ from pipelines._utils import (
     prepare_sdk_environment,
 )
 from pipelines.churn.environment import ConfigError
-from pipelines.offline import can_render_offline, offline_aws
 
 
 def render_definition(module_name: str, kwargs: dict) -> str:
     """Return the definition JSON (pretty-printed) of `module_name`'s pipeline."""
     prepare_sdk_environment(kwargs)
-    offline = (
-        offline_aws(kwargs["region"], kwargs["default_bucket"])
-        if can_render_offline(kwargs)
-        else contextlib.nullcontext()
-    )
-    with offline:
-        pipeline = get_pipeline_driver(module_name, kwargs)
-        definition = pipeline.definition()
+    definition = get_pipeline_driver(module_name, kwargs).definition()
     return json.dumps(json.loads(definition), indent=2, sort_keys=True)
 
 
@@ -61,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (BotoCoreError, ClientError) as err:
         print(
-            f"get-pipeline-definition: AWS call failed ({err}); pass region, role and "
-            "default_bucket in --kwargs to render offline",
+            f"get-pipeline-definition: AWS call failed ({err}); with no AWS account, render "
+            "in the sandbox: python -m sandbox exec -- get-pipeline-definition ...",
             file=sys.stderr,
         )
         return 1

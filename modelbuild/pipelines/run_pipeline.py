@@ -4,6 +4,9 @@
         --kwargs '{"region": "eu-west-1", "default_bucket": "my-bucket"}' \\
         --tags '[{"Key": "sagemaker:project-name", "Value": "churn"}]'
 
+It talks to whatever AWS endpoint boto3 is configured for: AWS itself, or the local
+sandbox (`python -m sandbox exec -- run-pipeline ...` runs this same command line there).
+
 Exit codes: 0 the execution Succeeded; 1 it Failed or was Stopped (the failed step and its
 reason are printed); 2 usage error (one line, no traceback).
 """
@@ -11,6 +14,7 @@ reason are printed); 2 usage error (one line, no traceback).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -33,15 +37,21 @@ from pipelines.execution import (
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-AWS_POLL_SECONDS = 30.0
-LOCAL_POLL_SECONDS = 0.5
+DEFAULT_POLL_SECONDS = 30.0
+POLL_VARIABLE = "RUN_PIPELINE_POLL_SECONDS"
 
 
-def check_parameters(pipeline, overrides: dict) -> dict:
-    """Check overrides against the pipeline's parameters: known names, matching types.
+def check_parameters(pipeline, overrides: dict, module_name: str | None = None) -> dict:
+    """Check overrides against the pipeline's parameters: known names, matching types, then
+    (if `module_name` exports `validate_parameters(values)`) what the effective values,
+    defaults and overrides, mean to that pipeline.
 
     Returns the overrides; raises UsageError naming the first bad one.
     """
+    import importlib
+
+    from pipelines.parameters import ParameterError
+
     declared = {p.to_request()["Name"]: p.to_request() for p in pipeline.parameters}
     kinds = {"String": (str,), "Integer": (int,), "Float": (int, float), "Boolean": (bool,)}
     for name, value in overrides.items():
@@ -53,6 +63,19 @@ def check_parameters(pipeline, overrides: dict) -> dict:
         is_bool = isinstance(value, bool)
         if not isinstance(value, kinds[kind]) or (is_bool and kind != "Boolean"):
             raise UsageError(f"parameter {name!r} must be a {kind}, got {value!r}")
+        enum_values = declared[name].get("EnumValues")
+        if enum_values and value not in enum_values:
+            raise UsageError(
+                f"parameter {name!r} must be one of {', '.join(enum_values)}, got {value!r}"
+            )
+    module = importlib.import_module(module_name) if module_name else None
+    validate = getattr(module, "validate_parameters", None)
+    if validate is not None:
+        defaults = {n: r["DefaultValue"] for n, r in declared.items() if "DefaultValue" in r}
+        try:
+            validate({**defaults, **overrides})
+        except ParameterError as err:
+            raise UsageError(str(err)) from None
     return overrides
 
 
@@ -68,45 +91,44 @@ def report(result: ExecutionResult) -> int:
     return EXIT_FAILED
 
 
+def poll_seconds(args: argparse.Namespace) -> float:
+    """How often to ask about the execution: --poll-seconds, else $RUN_PIPELINE_POLL_SECONDS
+    (the sandbox exports a short one: its runs take seconds, not minutes), else 30 s."""
+    if args.poll_seconds:
+        return args.poll_seconds
+    raw = os.environ.get(POLL_VARIABLE)
+    if not raw:
+        return DEFAULT_POLL_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise UsageError(f"{POLL_VARIABLE} must be a number of seconds, got {raw!r}") from None
+    if seconds <= 0:
+        raise UsageError(f"{POLL_VARIABLE} must be positive, got {raw!r}")
+    return seconds
+
+
 def run(args: argparse.Namespace) -> int:
+    """Render, upsert, start and follow, against whichever AWS endpoint boto3 is given."""
     kwargs = parse_mapping(args.kwargs, "--kwargs")
     overrides = parse_mapping(args.parameters, "--parameters")
     tags = parse_tags(args.tags)
-    if args.local:
-        from sandbox import local_run
-
-        with local_run.local_sandbox() as sandbox:
-            kwargs, role_arn = local_run.local_defaults(kwargs, args.role_arn)
-            local_run.ensure_bucket(sandbox.client("s3"), kwargs["default_bucket"])
-            return execute(args, kwargs, overrides, tags, role_arn, sandbox)
     if not args.role_arn:
-        raise UsageError("--role-arn is required (or use --local)")
-    return execute(args, kwargs, overrides, tags, args.role_arn, None)
-
-
-def execute(args, kwargs: dict, overrides: dict, tags: list, role_arn: str, sandbox) -> int:
-    """Render, upsert, start and follow; `sandbox` is None on AWS."""
+        raise UsageError("--role-arn is required")
+    interval = poll_seconds(args)
     prepare_sdk_environment(kwargs)
     pipeline = get_pipeline_driver(args.module_name, kwargs)
-    check_parameters(pipeline, overrides)
-    if sandbox is not None and "InputDataUri" not in overrides:
-        from sandbox import local_run
-
-        default_input = next(
-            p.default_value for p in pipeline.parameters if p.name == "InputDataUri"
-        )
-        local_run.upload_sample_data(sandbox.client("s3"), default_input, sandbox.home)
+    check_parameters(pipeline, overrides, args.module_name)
 
     print(f"Upserting pipeline {pipeline.name}")
-    upserted = pipeline.upsert(role_arn=role_arn, description=args.description, tags=tags)
+    upserted = pipeline.upsert(role_arn=args.role_arn, description=args.description, tags=tags)
     print(f"Pipeline ARN: {upserted['PipelineArn']}")
     execution = pipeline.start(parameters=overrides or None)
     print(f"Started execution {execution.arn}")
     if args.no_wait:
         return EXIT_OK
     session = pipeline.sagemaker_session
-    poll_seconds = args.poll_seconds or (LOCAL_POLL_SECONDS if sandbox else AWS_POLL_SECONDS)
-    result = wait_for_execution(session.sagemaker_client, execution.arn, poll_seconds)
+    result = wait_for_execution(session.sagemaker_client, execution.arn, interval)
     code = report(result)
     if result.succeeded:
         registered = print_registered_package(
@@ -115,13 +137,6 @@ def execute(args, kwargs: dict, overrides: dict, tags: list, role_arn: str, sand
         if registered and args.summary_markdown:
             with open(args.summary_markdown, "a") as summary:
                 summary.write(metrics_markdown(*registered))
-    elif sandbox is not None:
-        from sandbox import local_run
-
-        for step, _ in result.failed_steps:
-            tail = local_run.failed_step_log(sandbox.home, result.arn, step)
-            if tail:
-                print(tail)
     return code
 
 
@@ -135,11 +150,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("-description", "--description", help="pipeline description")
     parser.add_argument("--parameters", help="execution parameter overrides as a JSON object")
     parser.add_argument("--no-wait", action="store_true", help="return once started")
-    parser.add_argument(
-        "--local",
-        action="store_true",
-        help="run in the local sandbox instead of AWS (no account needed)",
-    )
     parser.add_argument(
         "--summary-markdown", help="append the registered package's metrics table to this file"
     )

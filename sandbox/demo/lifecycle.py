@@ -18,8 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from modeldeploy.registry import list_packages
 from modeldeploy.smoke import served_package
+from pipelines.execution import list_steps, registered_package_arn
 from sandbox.constants import HOME_VARIABLE
 from sandbox.demo.codepipeline import DeployPipelineRun, deploy_command
 from sandbox.demo.progress import Progress, StageFailed
@@ -80,7 +83,7 @@ class Lifecycle:
         self.environment = {
             **os.environ,
             **sandbox.environment,
-            HOME_VARIABLE: str(sandbox.home),  # `run-pipeline --local` keeps its logs there
+            HOME_VARIABLE: str(sandbox.home),
             "PYTHONUNBUFFERED": "1",
         }
         self.exports: dict[str, str] = {}
@@ -136,13 +139,12 @@ class Lifecycle:
         return uri
 
     def model_build(self, parameters: dict, summary: Path, outcome: Outcome) -> dict:
-        """`run-pipeline --local` with the project's arguments. The execution is recorded in
-        `outcome` even when it fails (the report draws its graph)."""
+        """`run-pipeline` with the project's arguments, against the sandbox. The execution
+        is recorded in `outcome` even when it fails (the report draws its graph)."""
         execution = {"arn": None, "status": "Failed", "package": None}
         outcome.executions.append(execution)
         argv = [
             str(Path(sys.executable).parent / "run-pipeline"),
-            "--local",
             "--module-name",
             PIPELINE_MODULE,
             "--role-arn",
@@ -156,17 +158,18 @@ class Lifecycle:
             "--summary-markdown",
             str(summary),
         ]
-        with self.progress.stage("Model build", "run-pipeline --local") as log:
+        before = self.executions()
+        with self.progress.stage("Model build", "run-pipeline") as log:
             try:
                 log.run(argv, self.environment, cwd=REPO)
             except StageFailed as failed:
                 failed.reason = _match(r"Failed step: (.+)", log.lines) or failed.reason
                 raise
             finally:
-                execution["arn"] = _match(r"Started execution (\S+)", log.lines)
-            execution.update(
-                status="Succeeded", package=_match(r"Registered model package (\S+)", log.lines)
-            )
+                started = [arn for arn in self.executions() if arn not in before]
+                execution["arn"] = started[-1] if started else None
+            execution.update(status="Succeeded", package=self.registered_package(execution["arn"]))
+            log.say(f"registered {execution['package']} (found in the registry)")
         return execution
 
     def set_approval(self, package_arn: str, status: str, why: str) -> None:
@@ -226,6 +229,30 @@ class Lifecycle:
         if name not in self.exports:
             raise StageFailed("Deploy pipeline", f"no CloudFormation export named {name!r}")
         return self.exports[name]
+
+    def registered_package(self, execution_arn: str | None) -> str:
+        """The package the execution's RegisterModel step created, from the step's metadata
+        (ListPipelineExecutionSteps), else the newest package in the project's group."""
+        arn = None
+        if execution_arn:
+            arn = registered_package_arn(list_steps(self.sagemaker, execution_arn) or [])
+        if arn is None:
+            newest = self.packages()
+            arn = newest[-1]["ModelPackageArn"] if newest else None
+        if arn is None:
+            raise StageFailed("Model build", f"no model package in group {self.project.name!r}")
+        return arn
+
+    def executions(self) -> list[str]:
+        """The project pipeline's executions (ListPipelineExecutions), oldest first."""
+        pages = self.sagemaker.get_paginator("list_pipeline_executions").paginate(
+            PipelineName=self.project.name
+        )
+        try:
+            found = [e for page in pages for e in page["PipelineExecutionSummaries"]]
+        except ClientError:
+            return []  # the pipeline does not exist yet
+        return [e["PipelineExecutionArn"] for e in sorted(found, key=lambda e: e["StartTime"])]
 
     def packages(self) -> list[dict]:
         """The project's model packages, oldest first."""

@@ -55,7 +55,8 @@ def warm_up(environment: dict[str, str]) -> None:
 def typed_parameters(declared: list[dict], overrides: dict[str, str]) -> dict:
     """Parameter values: defaults, overridden by the (string) values the execution got.
 
-    Raises ValueError naming an unknown parameter or a value of the wrong type.
+    Raises ValueError naming an unknown parameter, a value of the wrong type, or one
+    outside the parameter's EnumValues (as StartPipelineExecution refuses them on AWS).
     """
     casts: dict[str, Callable[[str], object]] = {
         "String": str,
@@ -74,6 +75,9 @@ def typed_parameters(declared: list[dict], overrides: dict[str, str]) -> dict:
             values[name] = casts[parameter["Type"]](raw) if raw is not None else None
         except (KeyError, ValueError):
             raise ValueError(f"parameter {name!r}: {raw!r} is not a {parameter['Type']}") from None
+        allowed = parameter.get("EnumValues")
+        if allowed and raw is not None and str(raw) not in allowed:
+            raise ValueError(f"parameter {name!r}: {raw!r} is not one of {', '.join(allowed)}")
     return values
 
 

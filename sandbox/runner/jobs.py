@@ -1,9 +1,14 @@
 """Processing and Training jobs as subprocesses of this interpreter, honouring SageMaker's
-container contracts without /opt/ml.
+container contracts without the host's /opt/ml.
 
 Each job gets a folder that stands for the container's filesystem: `/opt/ml/...` in the
 job's entrypoint, arguments and environment becomes `<job folder>/opt/ml/...`. Inputs are
-downloaded there from sandbox S3 before the script runs; outputs are uploaded after it.
+downloaded there from sandbox S3 before the script runs (an object whose key would lead
+out of its input's folder fails the job first); outputs are uploaded after it. The job's
+process sees `<job folder>/opt/ml` as /opt/ml too, for the paths its script names itself
+(isolation.py: a mount namespace of its own). Where that is unavailable, the job runs with
+the host's /opt/ml in view, its log says so, and it fails if the host's /opt/ml changed
+while it ran.
 The container image is not run: the script runs on the project's own interpreter, whose
 scikit-learn matches the image's (pinned in pyproject.toml); a Python script runs as a fork
 of a warm interpreter that has the image's libraries imported (warm.py), anything else as a
@@ -29,6 +34,7 @@ from sandbox.runner import s3 as s3_transfer
 from sandbox.runner import warm
 
 CONTAINER_ROOT = "/opt/ml/"
+HOST_ML = Path("/opt/ml")  # what a job without isolation must leave as it found it
 LAUNCHER = Path(__file__).with_name("launcher.py")
 logger = logging.getLogger(__name__)
 
@@ -69,7 +75,12 @@ class Job:
         s3_transfer.download_prefix(self.s3, uri, destination, self.listings.get(uri))
 
     def host_path(self, container_path: str) -> Path:
-        return self.folder / container_path.lstrip("/")
+        """Where a container path is in the job folder; raises JobFailed for one that
+        would lead out of it (`..`)."""
+        path = self.folder / container_path.lstrip("/")
+        if not os.path.normpath(path).startswith(os.path.normpath(self.folder) + os.sep):
+            raise JobFailed(f"{container_path!r} leads outside the job's container filesystem")
+        return path
 
     def rewrite(self, value: str) -> str:
         """A container path (or an argument embedding one) as a path in the job folder."""
@@ -87,12 +98,15 @@ class _FreshProcess:
     """A job in a fresh interpreter, started through `launcher.py`, which reports its peak
     RSS on a pipe; the same two members as warm.WarmJob."""
 
-    def __init__(self, command: list[str], env: dict[str, str], cwd: Path, stdout: IO):
+    def __init__(
+        self, command: list[str], env: dict[str, str], cwd: Path, stdout: IO, root: Path | None
+    ):
         report_read, report_write = os.pipe()
         self.report = os.fdopen(report_read, "rb")
+        launcher = [sys.executable, "-I", "-S", str(LAUNCHER), str(report_write), str(root or "")]
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(LAUNCHER), str(report_write), *command],
+                [*launcher, *command],
                 env=env,
                 cwd=cwd,
                 stdout=stdout,
@@ -107,46 +121,96 @@ class _FreshProcess:
             os.close(report_write)
         self.stderr = self.process.stderr
 
-    def finish(self) -> tuple[int | None, int]:
+    def finish(self) -> warm.Ending:
         code = self.process.wait()
-        with self.report:
-            return code, int(self.report.read() or 0)
+        with self.report:  # launcher.py's three lines
+            lines = self.report.read().decode().split("\n")
+        peak, setup_ms, isolation_off = [*lines, "", ""][:3]
+        return warm.Ending(
+            code, int(peak or 0), isolation_off, float(setup_ms) if setup_ms else None
+        )
 
 
-def _start(command: list[str], env: dict[str, str], cwd: Path, stdout: IO):
+def _start(command: list[str], env: dict[str, str], cwd: Path, stdout: IO, root: Path | None):
     """The job as a fork of the warm interpreter when it can be, else a fresh process."""
     argv = warm.script_arguments(command, cwd)
     if argv:
         try:
-            return warm.shared(env).start(argv, env, cwd, stdout)
+            return warm.shared(env).start(argv, env, cwd, stdout, root)
         except OSError:
             logger.warning("warm interpreter unavailable; starting a fresh one", exc_info=True)
-    return _FreshProcess(command, env, cwd, stdout)
+    return _FreshProcess(command, env, cwd, stdout, root)
 
 
-def run_logged(command: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> ProcessStats:
+def _host_ml_state() -> list[tuple] | None:
+    """What the host's /opt/ml holds (names, types, sizes, modification times); None when
+    it does not exist. Compared before and after a job that ran without isolation."""
+    if not os.path.lexists(HOST_ML):
+        return None
+    state = []
+    for folder, folders, files in os.walk(HOST_ML, onerror=lambda err: state.append(str(err))):
+        for path in [folder, *(os.path.join(folder, name) for name in folders + files)]:
+            try:
+                info = os.lstat(path)
+                state.append((path, info.st_mode, info.st_size, info.st_mtime_ns))
+            except OSError as err:
+                state.append((path, str(err)))
+    return sorted(state, key=str)
+
+
+def _isolation_note(ending: warm.Ending, root: Path) -> str:
+    if ending.isolation_off:
+        return (
+            f"sandbox: job isolation is off ({ending.isolation_off}): the job saw the "
+            f"host's {HOST_ML}, and fails if that changed\n"
+        )
+    if ending.isolation_ms is not None:
+        return (
+            f"sandbox: /opt/ml was {root / 'opt' / 'ml'} (own mount namespace, set up in "
+            f"{ending.isolation_ms:.1f} ms)\n"
+        )
+    return ""
+
+
+def run_logged(
+    command: list[str], env: dict[str, str], cwd: Path, log_path: Path, root: Path | None = None
+) -> ProcessStats:
     """Run `command`, sending stdout and stderr to `log_path`, and end the log with what
-    the process cost. Returns that cost.
+    the process cost. Returns that cost. With `root` (the job folder), the process sees
+    `root`/opt/ml as /opt/ml (isolation.py).
 
-    Raises JobFailed with the last line of stderr when it exits nonzero.
+    Raises JobFailed with the last line of stderr when it exits nonzero, and when it ran
+    without isolation (unavailable here) and the host's /opt/ml changed meanwhile.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    if root is not None:
+        (root / "opt" / "ml").mkdir(parents=True, exist_ok=True)
+        host_before = _host_ml_state()
     last_line = ""
     with log_path.open("w") as log:
         log.write(f"$ {shlex.join(command)}\n")
         log.flush()
         started = time.perf_counter()
         try:
-            process = _start(command, env, cwd, log)
+            process = _start(command, env, cwd, log, root)
         except OSError as err:
             raise JobFailed(f"cannot start {command[0]!r}: {err.strerror}") from None
         for line in process.stderr:
             log.write(line)
             if line.strip():
                 last_line = line.strip()
-        code, peak_rss = process.finish()
-        stats = ProcessStats(time.perf_counter() - started, peak_rss)
+        ending = process.finish()
+        code = ending.exit_code
+        stats = ProcessStats(time.perf_counter() - started, ending.peak_rss_bytes)
+        if root is not None:
+            log.write(_isolation_note(ending, root))
         log.write(f"sandbox: process exited with code {code} after {stats.describe()}\n")
+    if root is not None and ending.isolation_off and _host_ml_state() != host_before:
+        raise JobFailed(
+            f"the job changed the host's {HOST_ML}, which jobs must not touch; it ran "
+            f"without isolation ({ending.isolation_off}): use the paths in its arguments "
+            "and environment instead"
+        )
     if code is None:
         raise JobFailed(last_line or "process was killed before it could exit")
     if code != 0:
@@ -178,7 +242,7 @@ def run_processing(job: Job) -> dict:
         **{k: job.rewrite(str(v)) for k, v in request.get("Environment", {}).items()},
     }
     job.folder.mkdir(parents=True, exist_ok=True)
-    job.stats = run_logged(command, env, job.folder, job.log_path)
+    job.stats = run_logged(command, env, job.folder, job.log_path, root=job.folder)
 
     for item in outputs:
         s3_output = item["S3Output"]
@@ -312,7 +376,11 @@ def run_training(job: Job) -> dict:
     }
     code_dir = data_dir / "code" if "code" in channels else data_dir / "sm_drivers"
     job.stats = run_logged(
-        _training_command(source_code, hyperparameters), env, code_dir, job.log_path
+        _training_command(source_code, hyperparameters),
+        env,
+        code_dir,
+        job.log_path,
+        root=job.folder,
     )
 
     output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")

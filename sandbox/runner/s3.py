@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -52,22 +53,44 @@ def _in_parallel(function, *iterables) -> None:
             pass
 
 
+def _targets(bucket: str, prefix: str, objects: list[dict], destination: Path) -> list[Path]:
+    """Where each object goes below `destination`: its key's path below the prefix (an
+    object that *is* the prefix keeps its file name).
+
+    Raises S3Error naming the first key that would land outside `destination` (a `..`
+    segment, or a path that normalises to somewhere else), before anything is written.
+    """
+    root = os.path.realpath(destination)
+    targets = []
+    for obj in objects:
+        key = obj["Key"]
+        relative = key[len(prefix) :].lstrip("/") or Path(key).name
+        target = os.path.normpath(os.path.join(root, relative))
+        if ".." in relative.split("/") or not target.startswith(root + os.sep):
+            raise S3Error(
+                f"refusing to download s3://{bucket}/{key}: its path below the input prefix "
+                f"({relative!r}) leads outside the destination {destination}"
+            )
+        targets.append(Path(target))
+    return targets
+
+
 def download_prefix(s3, uri: str, destination: Path, objects: list[dict] | None = None) -> int:
     """Copy every object under `uri` (`objects`, when the caller has listed them already)
     into `destination`, keeping the path below the prefix (an object that *is* the prefix
     keeps its file name). Returns the file count.
 
-    Raises S3Error when nothing is there, as SageMaker fails a job on an empty input.
+    Raises S3Error when nothing is there, as SageMaker fails a job on an empty input, and
+    when a key would be written outside `destination` (then nothing is written).
     """
     bucket, prefix = split_uri(uri)
     objects = list_objects(s3, uri) if objects is None else objects
     if not objects:
         raise S3Error(f"no object found at {uri}")
+    targets = _targets(bucket, prefix, objects, destination)
     destination.mkdir(parents=True, exist_ok=True)
 
-    def download(obj: dict) -> None:
-        relative = obj["Key"][len(prefix) :].lstrip("/") or Path(obj["Key"]).name
-        target = destination / relative
+    def download(obj: dict, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         # One GET, streamed: download_file's transfer manager (a HEAD, a thread pool per
         # call) costs more than the object itself for the small files most inputs are.
@@ -75,7 +98,7 @@ def download_prefix(s3, uri: str, destination: Path, objects: list[dict] | None 
         with target.open("wb") as out:
             shutil.copyfileobj(body, out, CHUNK_BYTES)
 
-    _in_parallel(download, objects)
+    _in_parallel(download, objects, targets)
     return len(objects)
 
 

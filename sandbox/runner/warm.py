@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 SERVER = Path(__file__).with_name("warm_server.py")
 # Read when a library is imported or loaded, so a job that sets one differently from the
@@ -40,6 +40,27 @@ IMPORT_TIME_PREFIXES = (
 )
 
 
+class Ending(NamedTuple):
+    """How a job's process ended (warm or fresh): its exit code (None when a signal killed
+    it before it could answer), its peak RSS, and, when it was asked to run isolated
+    (isolation.py), whether it did: `isolation_off` says why not ("" when it did or was not
+    asked), `isolation_ms` what setting it up cost."""
+
+    exit_code: int | None
+    peak_rss_bytes: int
+    isolation_off: str = ""
+    isolation_ms: float | None = None
+
+    @classmethod
+    def from_report(cls, exit_code: int | None, report: dict) -> Ending:
+        return cls(
+            exit_code,
+            int(report.get("peak_rss_bytes", 0)),
+            report.get("isolation_off") or "",
+            report.get("isolation_ms"),
+        )
+
+
 class WarmJob:
     """A job running in the warm interpreter: its stderr, and `finish` for its outcome."""
 
@@ -47,18 +68,18 @@ class WarmJob:
         self.connection = connection
         self.stderr = stderr
 
-    def finish(self) -> tuple[int | None, int]:
-        """Wait for the end; returns (exit code, peak RSS in bytes); the exit code is None
-        when a signal killed the job before it could answer."""
+    def finish(self) -> Ending:
+        """Wait for the end; the exit code is None when a signal killed the job before it
+        could answer."""
         chunks = []
         with self.connection:
             while chunk := self.connection.recv(4096):
                 chunks.append(chunk)
         self.stderr.close()
         if not chunks:
-            return None, 0
+            return Ending(None, 0)
         answer = json.loads(b"".join(chunks))
-        return answer["exit_code"], answer["peak_rss_bytes"]
+        return Ending.from_report(answer["exit_code"], answer)
 
 
 class WarmInterpreter:
@@ -84,14 +105,18 @@ class WarmInterpreter:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def start(self, argv: list[str], env: dict[str, str], cwd: Path, stdout: IO) -> WarmJob:
-        """Start `python argv...` as a fork; raises OSError when the server is not there."""
+    def start(
+        self, argv: list[str], env: dict[str, str], cwd: Path, stdout: IO, root: Path | None = None
+    ) -> WarmJob:
+        """Start `python argv...` as a fork, which sees `root`/opt/ml as /opt/ml when `root`
+        is given (isolation.py); raises OSError when the server is not there."""
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         stderr_read, stderr_write = os.pipe()
         try:
             connection.connect(self.path)
             socket.send_fds(connection, [b"J"], [stdout.fileno(), stderr_write])
-            connection.sendall(json.dumps({"argv": argv, "env": env, "cwd": str(cwd)}).encode())
+            request = {"argv": argv, "env": env, "cwd": str(cwd), "root": root and str(root)}
+            connection.sendall(json.dumps(request).encode())
             connection.shutdown(socket.SHUT_WR)
         except OSError:
             connection.close()

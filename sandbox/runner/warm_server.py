@@ -9,17 +9,21 @@ have; the client (`warm.py`) decides which jobs may run here.
 
 Protocol, one connection a job on the inherited listening Unix socket: the client sends one
 byte with two file descriptors attached (the job's stdout and stderr), then the request as
-JSON (`argv`, `env`, `cwd`), then shuts down its side. The forked job answers on the same
-connection, as it ends, with JSON `{"exit_code", "peak_rss_bytes"}`; a job killed by a
-signal closes it without an answer. The server exits when its stdin (a pipe from the
-client's process) closes, so it never outlives the sandbox.
+JSON (`argv`, `env`, `cwd`, `root`), then shuts down its side. The forked job answers on the same
+connection, as it ends, with JSON `{"exit_code", "peak_rss_bytes", "isolation_off",
+"isolation_ms"}`; a job killed by a signal closes it without an answer. A `root` (the job
+folder, or null) runs the job isolated: /opt/ml is `root`/opt/ml (isolation.py, set up in
+the forked child, since each job has its own). The server exits when its stdin (a
+pipe from the client's process) closes, so it never outlives the sandbox.
 
-Standard library only, besides the preloads: nothing from the project is imported here.
+Standard library only, besides the preloads: nothing from the project is imported here but
+isolation.py next to this file (standard library only too), loaded by its path.
 """
 
 import atexit
 import contextlib
 import importlib
+import importlib.util
 import json
 import os
 import resource
@@ -28,7 +32,21 @@ import selectors
 import signal
 import socket
 import sys
+import time
 import traceback
+
+
+def _load_sibling(name: str):
+    """A module next to this file, under a private name: not `import name`, which would
+    leave it in sys.modules where a job's own module of that name would find it."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_sandbox_warm_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+isolation = _load_sibling("isolation")
 
 # The SageMaker scikit-learn image's libraries, as the churn steps import them.
 PRELOAD = (
@@ -57,6 +75,30 @@ def _exit_code(code) -> int:
     return 1
 
 
+def _answer(connection: socket.socket, code: int, report: dict) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak *= 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    report = {"exit_code": code, "peak_rss_bytes": peak, **report}
+    connection.sendall(json.dumps(report).encode())
+    os._exit(code)
+
+
+def _isolate(root: str | None) -> dict:
+    """The job's own /opt/ml (isolation.py) when it has a folder: what the answer reports.
+
+    Raises isolation.Failed when the job must not run."""
+    if not root:
+        return {}
+    started = time.perf_counter()
+    try:
+        isolation.isolate(root)
+    except isolation.Unavailable as err:
+        return {"isolation_off": str(err)}
+    return {"isolation_ms": (time.perf_counter() - started) * 1000}
+
+
 def _run_job(connection: socket.socket, fds: list[int], request: dict) -> None:
     """In the forked child: become the job, run it, answer, and exit (never returns)."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the job may wait for its own children
@@ -70,6 +112,11 @@ def _run_job(connection: socket.socket, fds: list[int], request: dict) -> None:
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
+    try:
+        report = _isolate(request.get("root"))
+    except isolation.Failed as err:
+        print(f"sandbox: cannot isolate the job's /opt/ml: {err}", file=sys.stderr)
+        _answer(connection, 1, {})
     script, *arguments = request["argv"]
     sys.argv = [script, *arguments]
     sys.path[0] = os.path.dirname(os.path.abspath(script))  # as `python script.py` sets it
@@ -82,12 +129,7 @@ def _run_job(connection: socket.socket, fds: list[int], request: dict) -> None:
         traceback.print_exc()
         code = 1
     atexit._run_exitfuncs()  # the job's own exit handlers, as at interpreter exit
-    sys.stdout.flush()
-    sys.stderr.flush()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    peak *= 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
-    connection.sendall(json.dumps({"exit_code": code, "peak_rss_bytes": peak}).encode())
-    os._exit(code)
+    _answer(connection, code, report)
 
 
 def _receive(connection: socket.socket) -> tuple[list[int], dict]:
@@ -115,7 +157,13 @@ def serve(listener: socket.socket) -> None:
                 sys.stderr.flush()
                 if os.fork() == 0:
                     listener.close()
-                    _run_job(connection, fds, request)
+                    try:
+                        _run_job(connection, fds, request)
+                    except BaseException:  # a job that could not start must not serve on
+                        traceback.print_exc()
+                    with contextlib.suppress(BaseException):
+                        _answer(connection, 1, {})
+                    os._exit(1)
                 for fd in fds:
                     os.close(fd)
 

@@ -1,4 +1,5 @@
-"""Definitions rendered once per session, offline, as get-pipeline-definition renders them."""
+"""Definitions rendered once per session, as get-pipeline-definition renders them: against
+an AWS endpoint (the session's moto server), which SDK v3 calls while it renders."""
 
 from __future__ import annotations
 
@@ -15,17 +16,20 @@ RENDER_KWARGS = {
 }
 
 
-def _render(environment: str) -> dict:
-    return json.loads(
-        render_definition("pipelines.churn.pipeline", {**RENDER_KWARGS, "environment": environment})
-    )
+def _render(moto_server: str, environment: str) -> dict:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL", moto_server)
+        rendered = render_definition(
+            "pipelines.churn.pipeline", {**RENDER_KWARGS, "environment": environment}
+        )
+    return json.loads(rendered)
 
 
 @pytest.fixture(name="definition", scope="session")
-def fixture_definition() -> dict:
-    return _render("dev")
+def fixture_definition(moto_server: str) -> dict:
+    return _render(moto_server, "dev")
 
 
 @pytest.fixture(name="prod_definition", scope="session")
-def fixture_prod_definition() -> dict:
-    return _render("prod")
+def fixture_prod_definition(moto_server: str) -> dict:
+    return _render(moto_server, "prod")

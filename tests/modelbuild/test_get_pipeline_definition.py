@@ -1,4 +1,5 @@
-"""get-pipeline-definition: renders offline, with no credentials in the environment."""
+"""get-pipeline-definition: the seed's command line, rendered against whatever AWS endpoint
+is configured (the sandbox with no account), and one clear line without one."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import pytest
 
 from pipelines import get_pipeline_definition
 
-KWARGS = '{"region":"us-east-1","role":"arn:aws:iam::111122223333:role/r","default_bucket":"b"}'
+KWARGS = (
+    '{"region":"us-east-1","role":"arn:aws:iam::111122223333:role/r",'
+    '"default_bucket":"render-bucket"}'
+)
 
 
 def _no_aws_environment() -> dict[str, str]:
@@ -25,20 +29,24 @@ def _no_aws_environment() -> dict[str, str]:
     return env
 
 
-def test_renders_with_no_credentials_and_the_seed_command_line(tmp_path):
+def _seed_command(out) -> list[str]:
+    return [
+        os.path.join(os.path.dirname(sys.executable), "get-pipeline-definition"),
+        "-n",
+        "pipelines.churn.pipeline",
+        "-f",
+        str(out),
+        "-kwargs",
+        KWARGS,
+    ]
+
+
+def test_renders_in_the_sandbox_with_the_seed_command_line(tmp_path):
+    """No credentials, no endpoint: `python -m sandbox exec` supplies both."""
     out = tmp_path / "definition.json"
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.get_pipeline_definition",
-            "-n",
-            "pipelines.churn.pipeline",
-            "-f",
-            str(out),
-            "-kwargs",
-            KWARGS,
-        ],
+        [sys.executable, "-m", "sandbox", "--home", str(tmp_path / "sandbox"), "exec", "--"]
+        + _seed_command(out),
         env=_no_aws_environment(),
         capture_output=True,
         text=True,
@@ -57,13 +65,24 @@ def test_renders_with_no_credentials_and_the_seed_command_line(tmp_path):
     ]
 
 
-def test_prints_to_stdout_without_file(capsys):
-    assert (
-        get_pipeline_definition.main(
-            ["-n", "pipelines.churn.pipeline", "--kwargs", KWARGS.replace('"b"', '"b2"')]
-        )
-        == 0
+def test_without_aws_says_how_to_render_in_one_line(tmp_path):
+    done = subprocess.run(
+        _seed_command(tmp_path / "definition.json"),
+        env=_no_aws_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("get-pipeline-definition: AWS call failed")
+    assert "python -m sandbox exec -- get-pipeline-definition" in line
+    assert not (tmp_path / "definition.json").exists()
+
+
+def test_prints_to_stdout_without_file(capsys, aws_endpoint):
+    assert get_pipeline_definition.main(["-n", "pipelines.churn.pipeline", "--kwargs", KWARGS]) == 0
     assert json.loads(capsys.readouterr().out)["Parameters"][0]["Name"] == "InputDataUri"
 
 

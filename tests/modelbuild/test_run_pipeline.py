@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
@@ -49,7 +50,7 @@ def test_upserts_starts_and_waits(bucket, sagemaker_client, s3_client, capsys):
             "--description",
             "nightly",
             "--parameters",
-            '{"MinRocAuc": 0.7, "InputDataUri": "s3://x/y"}',
+            '{"MinRocAuc": 0.7, "InputDataUri": "s3://other-bucket/y"}',
         )
     )
     out = capsys.readouterr().out
@@ -71,7 +72,7 @@ def test_upserts_starts_and_waits(bucket, sagemaker_client, s3_client, capsys):
         "PipelineParameters"
     ]
     assert {"Name": "MinRocAuc", "Value": "0.7"} in parameters
-    assert {"Name": "InputDataUri", "Value": "s3://x/y"} in parameters
+    assert {"Name": "InputDataUri", "Value": "s3://other-bucket/y"} in parameters
     assert f"Pipeline execution {arn} Succeeded" in out
 
     # The step code was uploaded where the definition says it is.
@@ -136,6 +137,123 @@ def test_usage_errors_exit_2_and_create_nothing(argv, message, bucket, sagemaker
     assert err.strip().splitlines() == [err.strip()]
     assert message in err
     assert sagemaker_client.list_pipelines()["PipelineSummaries"] == []
+
+
+# Values of the right type that mean nothing to the pipeline: stopped before anything runs.
+MEANINGLESS_PARAMETERS = {
+    "negative-min-roc-auc": (
+        {"MinRocAuc": -0.5},
+        "parameter 'MinRocAuc' must be between 0 and 1, got -0.5",
+    ),
+    "min-roc-auc-above-1": (
+        {"MinRocAuc": 1.5},
+        "parameter 'MinRocAuc' must be between 0 and 1, got 1.5",
+    ),
+    "bad-approval-status": (
+        {"ModelApprovalStatus": "approved"},
+        "parameter 'ModelApprovalStatus' must be one of Approved, Rejected, "
+        "PendingManualApproval, got 'approved'",
+    ),
+    "bad-processing-instance-type": (
+        {"ProcessingInstanceType": "ml.m5.larg"},
+        "parameter 'ProcessingInstanceType' must be one of SageMaker's ProcessingInstanceType "
+        "values, got 'ml.m5.larg' (did you mean 'ml.m5.large'?)",
+    ),
+    "bad-training-instance-type": (
+        {"TrainingInstanceType": "m5.large"},
+        "parameter 'TrainingInstanceType' must be one of SageMaker's TrainingInstanceType values, "
+        "got 'm5.large' (did you mean 'ml.m5.large'?)",
+    ),
+    "s3-uri-without-scheme": (
+        {"InputDataUri": "my-bucket/data/churn.csv"},
+        "parameter 'InputDataUri' must be an S3 URI s3://bucket/key, "
+        "got 'my-bucket/data/churn.csv'",
+    ),
+    "s3-uri-without-key": (
+        {"InputDataUri": "s3://my-bucket"},
+        "parameter 'InputDataUri' must be an S3 URI s3://bucket/key, got 's3://my-bucket'",
+    ),
+    "s3-uri-bad-bucket": (
+        {"InputDataUri": "s3://My_Bucket/churn.csv"},
+        "parameter 'InputDataUri' must be an S3 URI s3://bucket/key",
+    ),
+    "wrong-type": (
+        {"MinRocAuc": True},
+        "parameter 'MinRocAuc' must be a Float, got True",
+    ),
+}
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"), MEANINGLESS_PARAMETERS.values(), ids=MEANINGLESS_PARAMETERS.keys()
+)
+def test_meaningless_parameter_exits_2_and_creates_nothing(
+    overrides, message, bucket, sagemaker_client, s3_client, capsys
+):
+    assert run_pipeline.main(_argv("--parameters", json.dumps(overrides))) == 2
+    captured = capsys.readouterr()
+    assert _one_line(captured.err).startswith(f"run-pipeline: {message}")
+    assert "Upserting" not in captured.out
+    assert sagemaker_client.list_pipelines()["PipelineSummaries"] == []
+    assert "Contents" not in s3_client.list_objects_v2(Bucket=bucket)  # no code uploaded
+
+
+def test_meaningless_parameter_leaves_an_existing_pipeline_alone(bucket, sagemaker_client, capsys):
+    """Nothing upserted (the description stays), nothing started (the executions stay)."""
+    assert run_pipeline.main(_argv("--no-wait", "--description", "v1")) == 0
+
+    def state():
+        pipelines = sagemaker_client.list_pipelines()["PipelineSummaries"]
+        executions = sagemaker_client.list_pipeline_executions(PipelineName="churn-test")
+        described = sagemaker_client.describe_pipeline(PipelineName="churn-test")
+        return (
+            [p["PipelineName"] for p in pipelines],
+            described["PipelineDescription"],
+            described["PipelineDefinition"],
+            [e["PipelineExecutionArn"] for e in executions["PipelineExecutionSummaries"]],
+        )
+
+    before = state()
+    capsys.readouterr()
+    argv = _argv("--description", "v2", "--parameters", '{"MinRocAuc": -0.5}')
+    assert run_pipeline.main(argv) == 2
+    assert _one_line(capsys.readouterr().err) == (
+        "run-pipeline: parameter 'MinRocAuc' must be between 0 and 1, got -0.5"
+    )
+    assert state() == before
+
+
+def test_defaults_are_checked_too(sagemaker_client, capsys):
+    """A default built from --kwargs (here the bucket in InputDataUri) meets the same rules."""
+    kwargs = {"region": "us-east-1", "role": ROLE, "default_bucket": "Bad_Bucket"}
+    assert run_pipeline.main(_argv(kwargs=kwargs)) == 2
+    assert _one_line(capsys.readouterr().err) == (
+        "run-pipeline: parameter 'InputDataUri' must be an S3 URI s3://bucket/key, "
+        "got 's3://Bad_Bucket/Churn/data/churn.csv'"
+    )
+    assert sagemaker_client.list_pipelines()["PipelineSummaries"] == []
+
+
+def test_a_pipeline_without_validate_parameters_gets_only_the_type_check(monkeypatch):
+    """run-pipeline knows no parameter names: the checks come from the pipeline module."""
+    from pipelines.churn import pipeline as churn
+
+    parameter = SimpleNamespace(to_request=lambda: {"Name": "MinRocAuc", "Type": "Float"})
+    fake = SimpleNamespace(parameters=[parameter])
+    with pytest.raises(run_pipeline.UsageError, match="between 0 and 1"):
+        run_pipeline.check_parameters(fake, {"MinRocAuc": -0.5}, churn.__name__)
+    monkeypatch.delattr(churn, "validate_parameters")
+    assert run_pipeline.check_parameters(fake, {"MinRocAuc": -0.5}, churn.__name__)
+    assert run_pipeline.check_parameters(fake, {"MinRocAuc": -0.5})
+    with pytest.raises(run_pipeline.UsageError, match="must be a Float"):
+        run_pipeline.check_parameters(fake, {"MinRocAuc": "low"}, churn.__name__)
 
 
 @pytest.mark.parametrize(("status", "code"), [("Succeeded", 0), ("Failed", 1), ("Stopped", 1)])

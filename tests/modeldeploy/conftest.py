@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from modeldeploy.contract import CONTRACT_PROPERTY
 from modeldeploy.manifest import MANIFEST_FILE
+from pipelines.churn.steps.evaluate import CONTRACT_FILE
 from sandbox.constants import DEFAULT_BUCKET
 
 ROLE = "arn:aws:iam::123456789012:role/ModelExecutionRole"
@@ -27,18 +29,30 @@ def load_smoke_cli():
 
 
 class Registry:
-    """Registers packages the way the pipeline's Register step does."""
+    """Registers packages the way the pipeline's Register step does: model.tar.gz, the
+    evaluation report and the inference contract in S3, the contract's URI in the package's
+    CustomerMetadataProperties."""
 
-    def __init__(self, sandbox, model_archive: Path, splits: Path):
+    def __init__(self, sandbox, model_archive: Path, churn_contract: dict):
         self.sagemaker = sandbox.client("sagemaker")
         self.s3 = sandbox.client("s3")
-        self.model_archive = model_archive
-        self.splits = splits
+        self.model_archive = model_archive / "model.tar.gz"
+        self.churn_contract = churn_contract
         self.count = 0
         with contextlib.suppress(self.s3.exceptions.ClientError):
             self.s3.create_bucket(Bucket=DEFAULT_BUCKET)
 
-    def register(self, group: str, status: str = "Approved", broken: bool = False) -> str:
+    def register(
+        self,
+        group: str,
+        status: str = "Approved",
+        broken: bool = False,
+        contract: dict | None | str = "churn",
+        archive: Path | None = None,
+    ) -> str:
+        """A package in `group`. `contract`: "churn" (what the churn pipeline's Evaluate step
+        writes), a contract document of one's own, or None for a package without one.
+        `archive`: a model.tar.gz of one's own instead of the trained churn model."""
         self.count += 1
         prefix = f"registry-tests/{group}/{self.count}"
         if broken:  # a model.tar.gz whose inference code is there but whose model is not
@@ -53,15 +67,20 @@ class Registry:
             )
         else:
             self.s3.upload_file(
-                str(self.model_archive / "model.tar.gz"), DEFAULT_BUCKET, f"{prefix}/model.tar.gz"
+                str(archive or self.model_archive), DEFAULT_BUCKET, f"{prefix}/model.tar.gz"
             )
-        self.s3.upload_file(
-            str(self.splits / "test" / "test.csv"), DEFAULT_BUCKET, f"{prefix}/test/test.csv"
-        )
         report = {"binary_classification_metrics": {"auc": {"value": 0.9}}}
         self.s3.put_object(
             Bucket=DEFAULT_BUCKET, Key=f"{prefix}/evaluation.json", Body=json.dumps(report).encode()
         )
+        metadata = {}
+        if contract is not None:
+            document = self.churn_contract if contract == "churn" else contract
+            key = f"{prefix}/inference-contract.json"
+            self.s3.put_object(Bucket=DEFAULT_BUCKET, Key=key, Body=json.dumps(document).encode())
+            metadata["CustomerMetadataProperties"] = {
+                CONTRACT_PROPERTY: f"s3://{DEFAULT_BUCKET}/{key}"
+            }
         with contextlib.suppress(self.sagemaker.exceptions.ClientError):
             self.sagemaker.create_model_package_group(ModelPackageGroupName=group)
         return self.sagemaker.create_model_package(
@@ -90,16 +109,17 @@ class Registry:
                     }
                 }
             },
-            CustomerMetadataProperties={"TestDataUri": f"s3://{DEFAULT_BUCKET}/{prefix}/test"},
+            **metadata,
         )["ModelPackageArn"]
 
 
 @pytest.fixture(name="registry")
-def fixture_registry(sandbox, model_archive, splits, monkeypatch) -> Registry:
+def fixture_registry(sandbox, model_archive, evaluation, monkeypatch) -> Registry:
     """The sandbox's registry, with boto3 in this process pointed at the sandbox."""
     for name, value in sandbox.environment.items():
         monkeypatch.setenv(name, value)
-    return Registry(sandbox, model_archive, splits)
+    churn_contract = json.loads((evaluation.parent / CONTRACT_FILE).read_text())
+    return Registry(sandbox, model_archive, churn_contract)
 
 
 class Flow:

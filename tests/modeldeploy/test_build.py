@@ -74,7 +74,7 @@ def test_writes_template_configurations_and_manifest(registry, tmp_path, capsys)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["model_package_arn"] == arn
     assert manifest["metrics"] == {"auc": 0.9}
-    assert manifest["test_data_uri"].endswith("/test")
+    assert manifest["inference_contract_uri"].endswith("/inference-contract.json")
     assert len(manifest["git_commit"]) >= 7
 
 
@@ -84,6 +84,29 @@ def test_no_approved_package_exits_1_and_writes_nothing(registry, tmp_path, caps
     assert build.main(_argv(tmp_path, "pending-group")) == 1
     err = capsys.readouterr().err
     assert err.strip() == "build.py: no Approved model package in group 'pending-group'"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_package_without_a_contract_is_one_line_error_and_writes_nothing(
+    registry, tmp_path, capsys
+):
+    arn = registry.register("no-contract-group", contract=None)
+    assert build.main(_argv(tmp_path, "no-contract-group")) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith(f"build.py: model package {arn} has no inference contract")
+    assert "CustomerMetadataProperties 'InferenceContractUri'" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_package_with_an_invalid_contract_names_the_field(registry, tmp_path, capsys):
+    contract = {**registry.churn_contract, "content_types": ["text/plain"]}
+    arn = registry.register("bad-contract-group", contract=contract)
+    assert build.main(_argv(tmp_path, "bad-contract-group")) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"model package {arn}: inference contract s3://" in err
+    assert "content_types must be a non-empty list of text/csv, application/json" in err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -25,6 +25,7 @@ def test_approved_package_reaches_prod_and_passes_both_smoke_tests(registry, flo
     assert {c["name"] for c in results["checks"]} == {
         "in-service",
         "serves-manifest-package",
+        "contract",
         "csv-predictions",
         "json-predictions",
         "csv-json-agree",

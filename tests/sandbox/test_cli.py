@@ -1,58 +1,105 @@
-"""`python -m sandbox up | status | down`, and `run-pipeline --local` with nothing running."""
+"""`python -m sandbox up | status | env | exec | seed-data | down`: one sandbox per state
+folder, liveness by its own route, state kept across a crash, and the seed buildspec's
+run-pipeline command line run byte for byte against it."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 from sandbox import daemon
+from tests.sandbox.conftest import sandbox_cli as _sandbox
+
+# The model-build command line of AWS's SageMaker Projects seed buildspec, unchanged but for
+# the module name (the seed's is pipelines.abalone.pipeline).
+SEED_RUN_PIPELINE = r"""run-pipeline --module-name pipelines.churn.pipeline \
+          --role-arn $SAGEMAKER_PIPELINE_ROLE_ARN \
+          --tags "[{\"Key\":\"sagemaker:project-name\", \"Value\":\"${SAGEMAKER_PROJECT_NAME}\"}, {\"Key\":\"sagemaker:project-id\", \"Value\":\"${SAGEMAKER_PROJECT_ID}\"}]" \
+          --kwargs "{\"region\":\"${AWS_REGION}\",\"role\":\"${SAGEMAKER_PIPELINE_ROLE_ARN}\",\"default_bucket\":\"${ARTIFACT_BUCKET}\",\"pipeline_name\":\"${SAGEMAKER_PROJECT_NAME_ID}\",\"model_package_group_name\":\"${SAGEMAKER_PROJECT_NAME_ID}\",\"base_job_prefix\":\"${SAGEMAKER_PROJECT_NAME_ID}\"}"
+"""  # noqa: E501
 
 
-def _sandbox(home, *argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sandbox", "--home", str(home), *argv],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-
-
-def test_up_status_down(tmp_path):
-    home = tmp_path / "state"
+def test_up_status_down(home):
     assert _sandbox(home, "status").returncode == 1
-    try:
-        up = _sandbox(home, "up")
-        assert up.returncode == 0, up.stderr
-        running = daemon.find_running(home)
-        assert running is not None and running.endpoint_url.startswith("http://127.0.0.1:")
-        assert str(running.pid) in up.stdout
+    up = _sandbox(home, "up")
+    assert up.returncode == 0, up.stderr
+    running = daemon.find_running(home)
+    assert running is not None and running.endpoint_url.startswith("http://127.0.0.1:")
+    assert str(running.pid) in up.stdout
 
-        again = _sandbox(home, "up")  # reports the one that runs, starts no second one
-        assert "already running" in again.stdout
-        assert daemon.find_running(home).pid == running.pid
+    again = _sandbox(home, "up")  # reports the one that runs, starts no second one
+    assert "already running" in again.stdout
+    assert daemon.find_running(home).pid == running.pid
 
-        s3 = running.client("s3")
-        s3.create_bucket(Bucket="kept")
-        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["kept"]
-        env = _sandbox(home, "env").stdout
-        assert f"export AWS_ENDPOINT_URL={running.endpoint_url}" in env
-    finally:
-        down = _sandbox(home, "down")
+    env = _sandbox(home, "env").stdout
+    assert f"export AWS_ENDPOINT_URL={running.endpoint_url}" in env
+    assert "export ARTIFACT_BUCKET=${ARTIFACT_BUCKET:-" in env
+
+    down = _sandbox(home, "down")
     assert down.returncode == 0 and f"pid {running.pid}" in down.stdout
     assert daemon.find_running(home) is None
     assert not (home / "server.json").exists()
     assert "no sandbox running" in _sandbox(home, "down").stdout
 
 
-def test_down_ignores_a_record_of_another_process(tmp_path):
-    home = tmp_path / "state"
+def test_a_multipart_upload_leaves_it_alive_and_found(home):
+    """moto's debug dump answers 500 once S3 holds a multipart upload: liveness must not
+    depend on it, or `up` would start a second sandbox and run-pipeline a third."""
+    assert _sandbox(home, "up").returncode == 0
+    running = daemon.find_running(home)
+    s3 = running.client("s3")
+    s3.create_bucket(Bucket="parts")
+    s3.create_multipart_upload(Bucket="parts", Key="big.csv")
+    assert daemon.find_running(home) == running
+    assert "already running" in _sandbox(home, "up").stdout
+    listed = _sandbox(home, "exec", "--", sys.executable, "-c", LIST_UPLOADS)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.split() == ["big.csv"]  # the same sandbox, not a new empty one
+
+
+LIST_UPLOADS = (
+    "import boto3; print(*[u['Key'] for u in "
+    "boto3.client('s3').list_multipart_uploads(Bucket='parts').get('Uploads', [])])"
+)
+
+
+def test_one_sandbox_per_state_folder(home):
+    assert _sandbox(home, "up").returncode == 0
+    running = daemon.find_running(home)
+    second = _sandbox(home, "serve")  # a second server on the same state refuses at once
+    assert second.returncode == 1
+    assert f"a sandbox already runs on {home.resolve()} (pid {running.pid})" in second.stderr
+    assert daemon.find_running(home) == running  # its record is left alone
+
+
+def test_down_stops_a_sandbox_that_no_longer_answers(home):
+    assert _sandbox(home, "up").returncode == 0
+    running = daemon.find_running(home)
+    os.kill(running.pid, signal.SIGSTOP)  # hung: alive, holds the lock, answers nothing
+    try:
+        assert daemon.find_running(home) is None
+        busy = _sandbox(home, "up")
+        assert busy.returncode == 1 and "already runs on" in busy.stderr
+        assert f"pid {running.pid}" in _sandbox(home, "down", timeout=60).stdout
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(running.pid, signal.SIGKILL)
+    assert _sandbox(home, "up").returncode == 0  # the lock went with it
+
+
+def test_down_ignores_a_record_of_another_process(home):
     home.mkdir()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         (home / "server.json").write_text(
-            f'{{"pid": {sleeper.pid}, "endpoint_url": "http://127.0.0.1:9", "home": "{home}"}}'
+            json.dumps(
+                {"pid": sleeper.pid, "endpoint_url": "http://127.0.0.1:9", "home": str(home)}
+            )
         )
         assert "no sandbox running" in _sandbox(home, "down").stdout
         assert sleeper.poll() is None  # not ours: left alone
@@ -60,27 +107,75 @@ def test_down_ignores_a_record_of_another_process(tmp_path):
         sleeper.kill()
 
 
-def test_run_pipeline_local_starts_its_own_sandbox(tmp_path):
-    """The issue's acceptance command, as a fresh clone runs it: nothing is up beforehand."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env["SANDBOX_HOME"] = str(tmp_path / "state")
-    done = subprocess.run(
-        [
-            os.path.join(os.path.dirname(sys.executable), "run-pipeline"),
-            "--local",
-            "-n",
-            "pipelines.churn.pipeline",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
+def test_state_survives_a_crash(home):
+    """Buckets, objects, the registry and KMS keys come back after a SIGKILL."""
+    assert _sandbox(home, "up").returncode == 0
+    running = daemon.find_running(home)
+    s3, sagemaker = running.client("s3"), running.client("sagemaker")
+    s3.create_bucket(Bucket="kept")
+    s3.put_object(Bucket="kept", Key="a/b.bin", Body=bytes(range(256)) * 1000)
+    sagemaker.create_model_package_group(ModelPackageGroupName="kept-group")
+    kms = running.client("kms")  # moto's asymmetric keys are objects pickle cannot take as is
+    signing = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    signed = kms.sign(KeyId=signing, Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256")
+    time.sleep(1.5)  # a snapshot follows a change within half a second
+    os.kill(running.pid, signal.SIGKILL)
+    while daemon._alive(running.pid):
+        time.sleep(0.05)
+
+    assert _sandbox(home, "up").returncode == 0
+    restarted = daemon.find_running(home)
+    assert restarted.pid != running.pid
+    s3, sagemaker = restarted.client("s3"), restarted.client("sagemaker")
+    body = s3.get_object(Bucket="kept", Key="a/b.bin")["Body"].read()
+    assert body == bytes(range(256)) * 1000
+    groups = sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"]
+    assert [g["ModelPackageGroupName"] for g in groups] == ["kept-group"]
+    verified = restarted.client("kms").verify(
+        KeyId=signing,
+        Message=b"m",
+        Signature=signed["Signature"],
+        SigningAlgorithm="RSASSA_PSS_SHA_256",
     )
+    assert verified["SignatureValid"]
+
+
+def test_seed_buildspec_command_runs_byte_for_byte(home):
+    """seed-data (explicit), then the seed buildspec's run-pipeline line through `exec`,
+    then a restart: the execution, its steps and the package are still there."""
+    assert _sandbox(home, "up").returncode == 0
+    seeded = _sandbox(home, "seed-data", "--rows", "3000")
+    assert seeded.returncode == 0, seeded.stderr
+    assert "s3://sagemaker-sandbox-artifacts/sandbox-p-sandbox/data/churn.csv" in seeded.stdout
+    again = _sandbox(home, "seed-data", "--rows", "3000")
+    assert again.returncode == 1 and "not overwritten" in again.stderr
+
+    done = _sandbox(home, "exec", "--", "bash", "-c", SEED_RUN_PIPELINE, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert (
-        "Registered model package arn:aws:sagemaker:us-east-1:123456789012:model-package/"
-        in done.stdout
+    assert "Registered model package arn:aws:sagemaker:us-east-1:123456789012:model-package/" in (
+        done.stdout
     )
-    assert "PendingManualApproval" in done.stdout
-    assert daemon.find_running(tmp_path / "state") is None  # it stopped with the command
+    assert _sandbox(home, "down").returncode == 0
+    assert _sandbox(home, "up").returncode == 0
+    sagemaker = daemon.find_running(home).client("sagemaker")
+    [execution] = sagemaker.list_pipeline_executions(PipelineName="sandbox-p-sandbox")[
+        "PipelineExecutionSummaries"
+    ]
+    assert execution["PipelineExecutionStatus"] == "Succeeded"
+    steps = sagemaker.list_pipeline_execution_steps(
+        PipelineExecutionArn=execution["PipelineExecutionArn"]
+    )["PipelineExecutionSteps"]
+    assert {s["StepName"] for s in steps} >= {"Preprocess", "Train", "Evaluate", "Register"}
+    packages = sagemaker.list_model_packages(ModelPackageGroupName="sandbox-p-sandbox")
+    assert len(packages["ModelPackageSummaryList"]) == 1
+
+
+def test_exec_with_nothing_running_starts_and_stops_its_own(home):
+    done = _sandbox(home, "exec", "--", sys.executable, "-c", LIST_BUCKETS)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("http://127.0.0.1:")
+    assert daemon.find_running(home) is None  # it stopped with the command
+    assert _sandbox(home, "exec", "--", "false").returncode == 1  # the command's exit code
+
+
+LIST_BUCKETS = "import os; print(os.environ['AWS_ENDPOINT_URL'])"

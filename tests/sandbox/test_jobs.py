@@ -37,6 +37,36 @@ def test_empty_input_is_an_error(s3_client, bucket, tmp_path):
         s3_transfer.download_prefix(s3_client, "s3://jobs-test/nothing", tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("uri", "key"),
+    [
+        ("s3://jobs-test/data", "data/../../escape.txt"),
+        ("s3://jobs-test/data/", "data/sub/../../../escape.txt"),
+        ("s3://jobs-test/data", "data/../escape.txt"),  # a sibling of the destination
+        ("s3://jobs-test/data", "data/sub/../b.csv"),  # stays inside, but `..` is refused
+        ("s3://jobs-test/data/..", "data/.."),  # the object that is the prefix: named ".."
+    ],
+)
+def test_keys_leading_out_of_the_destination_are_refused_before_any_download(
+    s3_client, bucket, tmp_path, uri, key
+):
+    s3_client.put_object(Bucket=bucket, Key=key, Body=b"escaped")
+    destination = tmp_path / "job" / "in"
+    message = (
+        f"refusing to download s3://jobs-test/{key}: its path below the input prefix "
+        rf"\(.*\) leads outside the destination {destination}$"
+    )
+    with pytest.raises(s3_transfer.S3Error, match=message):
+        s3_transfer.download_prefix(s3_client, uri, destination)
+    assert list(tmp_path.rglob("*")) == []  # nothing written, the other keys neither
+
+
+def test_absolute_looking_keys_stay_below_the_destination(s3_client, bucket, tmp_path):
+    s3_client.put_object(Bucket=bucket, Key="data//etc/passwd", Body=b"inside")
+    s3_transfer.download_prefix(s3_client, "s3://jobs-test/data/", tmp_path / "d")
+    assert (tmp_path / "d" / "etc" / "passwd").read_bytes() == b"inside"
+
+
 def _job(tmp_path: Path, s3_client, request: dict) -> jobs.Job:
     return jobs.Job(
         name="job-1",
@@ -95,6 +125,24 @@ def test_processing_rewrites_container_paths_and_uploads_outputs(s3_client, buck
     assert body == b"data/a.csv"
     log = (tmp_path / "job.log").read_text()
     assert "local" in log and str(tmp_path / "job" / "opt/ml/processing/in") in log
+
+
+def test_local_paths_leading_out_of_the_job_folder_are_refused(s3_client, bucket, tmp_path):
+    request = {
+        "AppSpecification": {"ContainerEntrypoint": ["true"]},
+        "ProcessingInputs": [
+            {
+                "InputName": "data",
+                "S3Input": {
+                    "S3Uri": "s3://jobs-test/data",
+                    "LocalPath": "/opt/ml/processing/../../../../escaped",
+                },
+            }
+        ],
+    }
+    with pytest.raises(jobs.JobFailed, match="leads outside the job's container filesystem"):
+        jobs.run_processing(_job(tmp_path, s3_client, request))
+    assert not (tmp_path / "escaped").exists()
 
 
 def test_failing_process_reports_its_last_stderr_line(tmp_path, s3_client):

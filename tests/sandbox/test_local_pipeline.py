@@ -1,4 +1,4 @@
-"""`run-pipeline --local`: the churn definition executed end to end in the sandbox."""
+"""`run-pipeline` against the sandbox: the churn definition executed end to end."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from pipelines.churn.generate_data import write_churn_csv
 from sandbox.constants import DEFAULT_BUCKET
 from sandbox.runner.s3 import read_json
+from tests.sandbox.conftest import seed as seed_data
 
 HAPPY = "churn-happy"
 
@@ -124,11 +125,11 @@ def test_unmet_threshold_fails_with_metric_and_threshold(happy_run, run_local, s
 def test_crashing_step_fails_the_run_and_stops_there(run_local, sandbox, tmp_path):
     corrupt = tmp_path / "corrupt.csv"
     corrupt.write_text("customer_id,age,churn\nC1,abc,1\n")
-    sandbox.client("s3").upload_file(str(corrupt), DEFAULT_BUCKET, "corrupt/churn.csv")
+    seed_data(sandbox, corrupt, "corrupt")
     code, out, _ = run_local(
         "churn-crash",
         "--parameters",
-        json.dumps({"InputDataUri": f"s3://{DEFAULT_BUCKET}/corrupt/"}),
+        json.dumps({"InputDataUri": f"s3://{DEFAULT_BUCKET}/corrupt/data/"}),
     )
     assert code == 1
     sagemaker = sandbox.client("sagemaker")
@@ -142,7 +143,6 @@ def test_crashing_step_fails_the_run_and_stops_there(run_local, sandbox, tmp_pat
         == "Failed"
     )
     assert f"Failed step: Preprocess: {reason}" in out
-    assert "--- last lines of" in out and "Preprocess.log" in out
     assert _packages(sagemaker, "churn-crash-group") == []
 
 
@@ -238,3 +238,19 @@ def test_unsupported_step_type_fails_fast_naming_it(sandbox):
     assert _wait(sagemaker, [arn])[arn] == "Failed"
     reason = _steps(sagemaker, arn)["Notify"]["FailureReason"]
     assert "step 'Notify' has type 'Lambda'" in reason
+
+
+def test_start_outside_enum_values_is_refused_as_on_aws(happy_run, sandbox):
+    """ModelApprovalStatus is declared with EnumValues: SageMaker refuses another value at
+    StartPipelineExecution, before any execution exists."""
+    sagemaker = sandbox.client("sagemaker")
+    before = sagemaker.list_pipeline_executions(PipelineName=HAPPY)["PipelineExecutionSummaries"]
+    with pytest.raises(sagemaker.exceptions.ClientError) as refused:
+        sagemaker.start_pipeline_execution(
+            PipelineName=HAPPY,
+            PipelineParameters=[{"Name": "ModelApprovalStatus", "Value": "Maybe"}],
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "'ModelApprovalStatus': 'Maybe' is not one of Approved" in str(refused.value)
+    after = sagemaker.list_pipeline_executions(PipelineName=HAPPY)["PipelineExecutionSummaries"]
+    assert len(after) == len(before)

@@ -7,9 +7,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines import parameters
+
 CONFIG_DIR = Path(__file__).with_name("config")
-APPROVAL_STATUSES = ("PendingManualApproval", "Approved", "Rejected")
-INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+# The config fields that feed pipeline parameter defaults, checked by the same rules as the
+# parameters themselves (pipelines/parameters.py: SageMaker's own value lists, from botocore).
+INSTANCE_TYPE_RULES = {
+    "processing_instance_type": parameters.processing_instance_type(),
+    "training_instance_type": parameters.training_instance_type(),
+}
+APPROVAL_STATUS_RULE = parameters.approval_status()
 # EventBridge Scheduler cron: six fields inside cron(...).
 SCHEDULE = re.compile(r"^cron\((\S+\s+){5}\S+\)$")
 
@@ -57,14 +64,14 @@ def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvironmentCon
     threshold = _field(raw, "min_roc_auc", (int, float), path)
     if not 0 < threshold <= 1:
         raise ConfigError(f"{path}: field 'min_roc_auc' must be in (0, 1], got {threshold}")
-    for key in ("processing_instance_type", "training_instance_type"):
-        if not INSTANCE_TYPE.match(_field(raw, key, str, path)):
-            raise ConfigError(f"{path}: field '{key}' is not an ml.* instance type")
+    for key, rule in INSTANCE_TYPE_RULES.items():
+        problem = rule(_field(raw, key, str, path))
+        if problem:
+            raise ConfigError(f"{path}: field '{key}' is not an ml.* instance type: {problem}")
     status = _field(raw, "model_approval_status", str, path)
-    if status not in APPROVAL_STATUSES:
-        raise ConfigError(
-            f"{path}: field 'model_approval_status' must be one of {', '.join(APPROVAL_STATUSES)}"
-        )
+    problem = APPROVAL_STATUS_RULE(status)
+    if problem:
+        raise ConfigError(f"{path}: field 'model_approval_status' {problem}")
     if not SCHEDULE.match(_field(raw, "retraining_schedule", str, path)):
         raise ConfigError(f"{path}: field 'retraining_schedule' must be cron(<6 fields>)")
     hyperparameters = _field(raw, "hyperparameters", dict, path)

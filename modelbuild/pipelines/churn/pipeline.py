@@ -45,6 +45,7 @@ from sagemaker.mlops.workflow.steps import CacheConfig, ProcessingStep, Training
 from sagemaker.serve.model_builder import ModelBuilder
 from sagemaker.train import ModelTrainer
 
+from pipelines import parameters
 from pipelines.churn.environment import load_environment
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,25 @@ def _s3_input(name: str, uri, local_path: str) -> ProcessingInput:
     )
 
 
+# What each parameter means, checked by `run-pipeline` before anything is upserted or started
+# (SageMaker checks a parameter's type and, if it has EnumValues, its value; not its meaning).
+PARAMETER_RULES: dict[str, parameters.Rule] = {
+    "InputDataUri": parameters.s3_uri(),
+    "ProcessingInstanceType": parameters.processing_instance_type(),
+    "TrainingInstanceType": parameters.training_instance_type(),
+    "ModelApprovalStatus": parameters.approval_status(),
+    "MinRocAuc": parameters.between(0, 1),
+}
+
+
+def validate_parameters(values: dict) -> None:
+    """Check the effective parameter values (defaults and overrides) by their meaning.
+
+    Raises parameters.ParameterError naming the first bad one.
+    """
+    parameters.validate(PARAMETER_RULES, values)
+
+
 def get_pipeline(
     region: str,
     role: str | None = None,
@@ -157,7 +177,10 @@ def get_pipeline(
         name="TrainingInstanceType", default_value=config.training_instance_type
     )
     model_approval_status = ParameterString(
-        name="ModelApprovalStatus", default_value=config.model_approval_status
+        name="ModelApprovalStatus",
+        default_value=config.model_approval_status,
+        # Rendered as EnumValues, which SageMaker enforces when an execution starts.
+        enum_values=list(parameters.sagemaker_enum("ModelApprovalStatus")),
     )
     min_roc_auc = ParameterFloat(name="MinRocAuc", default_value=config.min_roc_auc)
 
@@ -301,8 +324,15 @@ def get_pipeline(
             inference_instances=["ml.t2.medium", "ml.m5.large", "ml.m5.xlarge"],
             transform_instances=["ml.m5.large"],
             approval_status=model_approval_status,
-            # Where the package's held-out test split lives: the deploy smoke test sends it.
-            customer_metadata_properties={"TestDataUri": split_uri["test"]},
+            # TestDataUri: the package's held-out test split (lineage). InferenceContractUri:
+            # what the deploy half's smoke test sends and expects (modeldeploy/contract.py),
+            # written by Evaluate. Values are S3 URIs: JSON is not allowed in metadata values.
+            customer_metadata_properties={
+                "TestDataUri": split_uri["test"],
+                "InferenceContractUri": Join(
+                    on="/", values=[evaluation_uri, "inference-contract.json"]
+                ),
+            },
             model_metrics=ModelMetrics(
                 model_quality=ModelQuality(
                     statistics=MetricsSource(

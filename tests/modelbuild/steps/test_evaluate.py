@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,17 @@ import pytest
 from pipelines.churn.steps.evaluate import (
     CONFUSION_IMAGE,
     ROC_IMAGE,
+    UnsafeArchiveError,
     compute_report,
     draw_figures,
+    load_model,
+    safe_extract,
+)
+from tests.sandbox.test_safe_tar import (
+    MALICIOUS,
+    assert_normal_archive_extracts,
+    assert_refused,
+    make_archive,
 )
 
 
@@ -66,3 +76,31 @@ def test_without_matplotlib_the_report_is_still_written(evaluation: Path, tmp_pa
     report = json.loads(evaluation.read_text())
     assert draw_figures(report, tmp_path) == []
     assert not list(tmp_path.iterdir())
+
+
+# The step's own copy of sandbox/safe_tar.py's check (it runs alone in its container): the
+# same malicious archives, on this interpreter and as on one without tarfile's filters (3.11.2).
+@pytest.fixture(name="interpreter", params=["this", "3.11.2"])
+def fixture_interpreter(request, monkeypatch) -> str:
+    if request.param == "3.11.2":
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    return request.param
+
+
+@pytest.mark.parametrize("case", list(MALICIOUS))
+def test_malicious_model_archive_is_refused_and_nothing_is_written(case, interpreter, tmp_path):
+    assert_refused(safe_extract, tmp_path, case)
+
+
+def test_normal_archive_extracts(interpreter, tmp_path):
+    assert_normal_archive_extracts(safe_extract, tmp_path)
+
+
+def test_load_model_refuses_a_malicious_model_tar_gz(tmp_path):
+    make_archive(tmp_path / "model.tar.gz", MALICIOUS["dot-dot traversal"], tmp_path / "out")
+    with pytest.raises(UnsafeArchiveError, match="refusing member '../out/evil'"):
+        load_model(tmp_path)
+
+
+def test_load_model_reads_the_training_model_tar_gz(model_archive: Path, interpreter):
+    assert hasattr(load_model(model_archive), "predict_proba")

@@ -4,7 +4,9 @@ Runs in the SageMaker scikit-learn processing container. Writes `evaluation.json
 SageMaker's model-quality metrics format for binary classification (the format Model
 Registry and Studio read), which the pipeline's `CheckEvaluation` step reads with JsonGet
 and the Register step attaches to the model package, plus ROC-curve and confusion-matrix
-images for people (the run report shows them; so can anyone browsing the artifacts).
+images for people (the run report shows them; so can anyone browsing the artifacts), and
+`inference-contract.json`, the model's inference contract with held-out sample rows, which
+the Register step attaches to the package for the deploy half's smoke test.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import posixpath
 import sys
 import tarfile
 import tempfile
@@ -28,6 +31,10 @@ THRESHOLD = 0.5
 ROC_POINTS = 50  # enough for a smooth curve, small enough for the registry to store
 ROC_IMAGE = "roc_curve.png"
 CONFUSION_IMAGE = "confusion_matrix.png"
+# The model's inference contract, registered with the package (InferenceContractUri): the
+# deploy half's smoke test sends its sample and checks the answers against it.
+CONTRACT_FILE = "inference-contract.json"
+CONTRACT_SAMPLE_ROWS = 20
 logger = logging.getLogger(__name__)
 
 
@@ -36,9 +43,60 @@ def load_model(model_dir: Path):
     archive = model_dir / "model.tar.gz"
     if not archive.exists():
         return joblib.load(model_dir / MODEL_FILE)
-    with tempfile.TemporaryDirectory() as tmp, tarfile.open(archive) as tar:
-        tar.extractall(tmp, filter="data")
+    with tempfile.TemporaryDirectory() as tmp:
+        safe_extract(archive, tmp)
         return joblib.load(Path(tmp) / MODEL_FILE)
+
+
+# A copy of sandbox/safe_tar.py's check: this script runs alone in its container.
+class UnsafeArchiveError(ValueError):
+    """A member of the archive would be written outside the target, or is not a plain file."""
+
+
+def safe_extract(archive: Path | str, target: Path | str) -> None:
+    """Extract `archive` into `target`, refusing (naming the archive and the member) absolute
+    paths, ".." out of the target, links pointing out of it, members reached through a link
+    and devices or fifos. `filter="data"` is applied too where the interpreter has it (3.11.4+).
+    """
+    with tarfile.open(archive) as tar:
+        members = tar.getmembers()
+        links = {posixpath.normpath(m.name) for m in members if m.issym()}
+
+        def unsafe(path: str) -> str | None:  # why `path` (archive-relative) is unsafe
+            if path.startswith("/"):
+                return "is absolute"
+            parts: list[str] = []
+            for part in path.split("/"):
+                if part in ("", "."):
+                    continue
+                if parts and "/".join(parts) in links:
+                    return f"passes through the symlink {'/'.join(parts)!r}"
+                if part != "..":
+                    parts.append(part)
+                elif parts:
+                    parts.pop()
+                else:
+                    return "escapes the target"
+            return None
+
+        for member in members:
+            why = unsafe(member.name)
+            if why is None and member.issym():
+                why = unsafe(posixpath.join(posixpath.dirname(member.name), member.linkname))
+                why = why and f"links to {member.linkname!r}, which {why}"
+            elif why is None and member.islnk():
+                why = unsafe(member.linkname)
+                why = why and f"hard-links to {member.linkname!r}, which {why}"
+            elif why is None and not (member.isfile() or member.isdir()):
+                why = "is a device or fifo, not a file, folder or link"
+            if why:
+                raise UnsafeArchiveError(f"{archive}: refusing member {member.name!r}: it {why}")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(target, members=members, filter="data")
+        else:  # 3.11.0-3.11.3: drop setuid bits and others' write, as the filter would
+            for member in members:
+                member.mode = (member.mode & 0o755) | (0o700 if member.isdir() else 0o600)
+            tar.extractall(target, members=members)
 
 
 def _metric(value: float) -> dict:
@@ -131,6 +189,27 @@ def draw_figures(report: dict, output: Path) -> list[Path]:
     return [output / ROC_IMAGE, output / CONFUSION_IMAGE]
 
 
+def inference_contract(test: pd.DataFrame) -> dict:
+    """What inference.py takes and answers, with real held-out rows (label dropped) as the
+    sample; the format is modeldeploy/contract.py's."""
+    features = test.drop(columns=[TARGET_COLUMN])
+    return {
+        "contract_version": 1,
+        "columns": list(features.columns),
+        "content_types": ["text/csv", "application/json"],
+        "json_instances_key": "instances",
+        "sample": json.loads(features.head(CONTRACT_SAMPLE_ROWS).to_json(orient="records")),
+        "response": {
+            "predictions_key": "predictions",
+            "fields": {
+                "churn_probability": {"type": "number", "minimum": 0, "maximum": 1},
+                "predicted_label": {"enum": [0, 1]},
+            },
+        },
+        "invalid_payload": {"content_type": "text/csv", "body": "this,is,not,a,customer\n"},
+    }
+
+
 def evaluate(args: argparse.Namespace) -> dict:
     """Score the test split and write evaluation.json; returns the report."""
     model = load_model(Path(args.model_dir))
@@ -142,6 +221,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     (output / "evaluation.json").write_text(json.dumps(report, indent=2))
+    (output / CONTRACT_FILE).write_text(json.dumps(inference_contract(test), indent=2))
     draw_figures(report, output)
     return report
 

@@ -1,0 +1,72 @@
+"""A CloudFormation update also updates the resources that read an updated one.
+
+AWS: when an update replaces a resource, every resource that reads it (`Ref`,
+`Fn::GetAtt`) is updated to the new one: a new Model means a new EndpointConfig, which the
+Endpoint then switches to. moto: only the resources whose own template text (or parameters)
+changed are updated, so the Endpoint keeps serving the old config and, through it, a Model
+that no longer exists. The patch adds the readers, transitively, to moto's "Modify" list.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from sandbox.moto_patches import Internals, applied, mark
+
+PATCH = "stack_update_cascade"
+
+
+def apply() -> None:
+    from moto.cloudformation.parsing import ResourceMap
+
+    check = Internals(PATCH)
+    original = check.function(
+        ResourceMap, "build_resource_diff", "self", "other_template", "parameters"
+    )
+    check.function(ResourceMap, "update", "template", "parameters")
+    check.calls(ResourceMap.update, "self.build_resource_diff(")
+    check.instance_attributes(ResourceMap, "_resource_json_map")
+
+    if applied(original, PATCH):
+        return
+
+    @functools.wraps(original)
+    def build_resource_diff(self, other_template, parameters=None):
+        actions = original(self, other_template, parameters)
+        if not {"Add", "Modify"} <= actions.keys():
+            raise check.missing(
+                f"ResourceMap.build_resource_diff returned {sorted(actions)}, "
+                "not the Add/Modify/Remove lists"
+            )
+        resources = other_template["Resources"]
+        changed = True
+        while changed:
+            changed = False
+            touched = set(actions["Modify"]) | set(actions["Add"])
+            for name, resource in resources.items():
+                if name in touched or name not in self._resource_json_map:
+                    continue
+                if references(resource) & touched:
+                    actions["Modify"].append(name)
+                    changed = True
+        return actions
+
+    ResourceMap.build_resource_diff = mark(build_resource_diff, PATCH)
+
+
+def references(node) -> set[str]:
+    """Logical ids a template fragment reads through Ref or Fn::GetAtt."""
+    if isinstance(node, dict):
+        found = set()
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                target = value[0] if isinstance(value, list) else str(value).split(".")[0]
+                found.add(target)
+            else:
+                found |= references(value)
+        return found
+    if isinstance(node, list):
+        return set().union(*(references(item) for item in node)) if node else set()
+    return set()

@@ -1,0 +1,138 @@
+"""State survives a restart: stacks and the endpoints they created come back and serve, and
+an execution the crash interrupted ends Failed instead of running forever."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import tarfile
+import time
+
+from sandbox import daemon
+from tests.sandbox.conftest import sandbox_cli as _sandbox
+from tests.sandbox.test_moto_patches import TEMPLATE, _parameters
+
+# A model whose inference script doubles what it is sent: enough to tell it answers.
+INFERENCE = """
+import json
+def model_fn(model_dir):
+    return 2
+def input_fn(body, content_type):
+    return json.loads(body)
+def predict_fn(data, model):
+    return [model * x for x in data]
+def output_fn(prediction, accept):
+    return json.dumps(prediction)
+"""
+
+
+def _model_archive() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        script = INFERENCE.encode()
+        info = tarfile.TarInfo("code/inference.py")
+        info.size = len(script)
+        tar.addfile(info, io.BytesIO(script))
+    return buffer.getvalue()
+
+
+def _invoke(running, endpoint: str) -> list:
+    runtime = running.client("sagemaker-runtime")
+    answer = runtime.invoke_endpoint(
+        EndpointName=endpoint, ContentType="application/json", Body=json.dumps([1, 2, 3])
+    )
+    return json.loads(answer["Body"].read())
+
+
+def _crash(running) -> None:
+    time.sleep(1.5)  # a snapshot follows the last change within half a second
+    os.kill(running.pid, signal.SIGKILL)
+    while daemon._alive(running.pid):
+        time.sleep(0.05)
+
+
+def test_stacks_and_endpoints_come_back_and_serve(home):
+    assert _sandbox(home, "up").returncode == 0
+    running = daemon.find_running(home)
+    s3 = running.client("s3")
+    s3.create_bucket(Bucket="models")
+    s3.put_object(Bucket="models", Key="a.tar.gz", Body=_model_archive())
+    cloudformation = running.client("cloudformation")
+    cloudformation.create_stack(
+        StackName="kept-stack",
+        TemplateBody=TEMPLATE,
+        Parameters=_parameters("kept-endpoint", "s3://models/a.tar.gz"),
+    )
+    assert _invoke(running, "kept-endpoint") == [2, 4, 6]
+    _crash(running)
+
+    assert _sandbox(home, "up").returncode == 0
+    restarted = daemon.find_running(home)
+    [stack] = restarted.client("cloudformation").describe_stacks(StackName="kept-stack")["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    exports = restarted.client("cloudformation").list_exports()["Exports"]
+    assert [e["Name"] for e in exports] == ["kept-stack-model-data-url"]
+    endpoint = restarted.client("sagemaker").describe_endpoint(EndpointName="kept-endpoint")
+    assert endpoint["EndpointStatus"] == "InService"
+    assert _invoke(restarted, "kept-endpoint") == [2, 4, 6]
+
+
+# A processing job that sleeps: still running when the sandbox is killed.
+SLEEPING = {
+    "Version": "2020-12-01",
+    "Parameters": [],
+    "Steps": [
+        {
+            "Name": "Sleep",
+            "Type": "Processing",
+            "Arguments": {
+                "ProcessingResources": {
+                    "ClusterConfig": {
+                        "InstanceCount": 1,
+                        "InstanceType": "ml.m5.large",
+                        "VolumeSizeInGB": 1,
+                    }
+                },
+                "AppSpecification": {
+                    "ImageUri": "python",
+                    "ContainerEntrypoint": ["python3", "-c", "import time; time.sleep(4)"],
+                },
+                "RoleArn": "arn:aws:iam::123456789012:role/r",
+            },
+        }
+    ],
+}
+
+
+def test_an_execution_the_crash_interrupted_ends_failed(home):
+    """Nothing runs it in the new process: it must not show Executing forever."""
+    from sandbox.executions import INTERRUPTED
+
+    assert _sandbox(home, "up").returncode == 0
+    running = daemon.find_running(home)
+    sagemaker = running.client("sagemaker")
+    sagemaker.create_pipeline(
+        PipelineName="interrupted",
+        PipelineDefinition=json.dumps(SLEEPING),
+        RoleArn="arn:aws:iam::123456789012:role/r",
+    )
+    arn = sagemaker.start_pipeline_execution(PipelineName="interrupted")["PipelineExecutionArn"]
+    steps = []
+    while not steps:
+        steps = sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=arn)[
+            "PipelineExecutionSteps"
+        ]
+    _crash(running)
+
+    assert _sandbox(home, "up").returncode == 0
+    restarted = daemon.find_running(home).client("sagemaker")
+    described = restarted.describe_pipeline_execution(PipelineExecutionArn=arn)
+    assert described["PipelineExecutionStatus"] == "Failed"
+    assert described["FailureReason"] == INTERRUPTED
+    [step] = restarted.list_pipeline_execution_steps(PipelineExecutionArn=arn)[
+        "PipelineExecutionSteps"
+    ]
+    assert (step["StepName"], step["StepStatus"]) == ("Sleep", "Failed")
+    assert step["FailureReason"] == INTERRUPTED
