@@ -30,7 +30,7 @@ endif
 
 # uv reads the system's certificate store, as pip and curl do, so a proxy's CA installed
 # there is trusted (uv's own bundled roots are not the machine's).
-export UV_NATIVE_TLS ?= 1
+export UV_SYSTEM_CERTS ?= 1
 
 .PHONY: help install test lint demo bench clean FORCE
 
