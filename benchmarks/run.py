@@ -45,7 +45,7 @@ def measure(args: argparse.Namespace, work: Path) -> list[report.Measure]:
     measures = runner_measures(work, args.runs, scale="scale" not in args.skip)
     # Commands last: `make test` may re-sync the virtualenv without the bench extra.
     if "lifecycle" not in args.skip:
-        measures.insert(0, command_measures.lifecycle(work, min(args.runs, 3)))
+        measures.insert(0, command_measures.lifecycle(work, args.runs))
     if "make-test" not in args.skip:
         measures.append(command_measures.make_test())
     if "install" not in args.skip:

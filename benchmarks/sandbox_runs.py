@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox import Sandbox
+from sandbox import Sandbox, executions
 from sandbox.constants import DEFAULT_BUCKET, PIPELINE_ROLE_ARN, REGION
 
 MODULE = "pipelines.churn.pipeline"
@@ -98,7 +98,7 @@ class SandboxWorkload:
         )["PipelineExecutionArn"]
         self.sandbox.service.wait_for_executions()
         seconds = time.perf_counter() - started
-        state = self.sandbox.service.executions[arn]
+        state = executions.find(arn)
         steps = [
             StepRun(
                 name=r.name,

@@ -13,6 +13,9 @@ PIPELINE_ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/SandboxSageMakerExecutionRo
 
 # Environment variables the sandbox reads.
 HOME_VARIABLE = "SANDBOX_HOME"  # where state, logs and job folders live
+# "lazy": the warm interpreter for job scripts starts with the first job, not with the
+# sandbox (a sandbox that runs no pipeline then spares its imports: 2-3 s of CPU, ~200 MB).
+WARM_START_VARIABLE = "SANDBOX_WARM_START"
 # The sandbox's own liveness route (moto's debug dump is no health check: see daemon.py).
 HEALTH_PATH = "/_sandbox/health"
 

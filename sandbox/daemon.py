@@ -10,6 +10,7 @@ start instead of overwriting it.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import fcntl
 import json
 import os
@@ -138,6 +139,7 @@ def serve(home: Path, port: int) -> int:
     """Run a sandbox in the foreground until SIGTERM/SIGINT; record it while it runs."""
     from sandbox.server import Sandbox  # here, not at the top: see sandbox/__init__.py
 
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>`: every thread's stack, to the log
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -149,7 +151,10 @@ def serve(home: Path, port: int) -> int:
     try:
         state = {"pid": os.getpid(), "endpoint_url": sandbox.endpoint_url, "home": str(home)}
         (home / STATE_FILE).write_text(json.dumps(state))
-        stop.wait()
+        # In slices: a signal that lands on another thread (the kernel may pick any) only
+        # runs its Python handler once the main thread wakes up.
+        while not stop.wait(0.5):
+            pass
     finally:
         with contextlib.suppress(FileNotFoundError):
             (home / STATE_FILE).unlink()

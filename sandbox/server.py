@@ -24,7 +24,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from sandbox import executions, moto_patches
 from sandbox.clients import sandbox_client
-from sandbox.constants import HOST, client_environment, sandbox_home
+from sandbox.constants import HOST, WARM_START_VARIABLE, client_environment, sandbox_home
 from sandbox.daemon import hold_lock
 from sandbox.executions import INTERRUPTED
 from sandbox.persistence import Snapshots
@@ -89,7 +89,8 @@ class Sandbox:
             moto_app, self.endpoint_url, self.home, os.getpid(), self.snapshots.changed
         )
         self._server.app = self.service
-        executor.warm_up(self.environment)
+        if os.environ.get(WARM_START_VARIABLE, "eager") != "lazy":
+            executor.warm_up(self.environment)
         self._thread = threading.Thread(
             target=self._server.serve_forever, daemon=True, name="sandbox-server"
         )

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from pipelines import get_pipeline_definition
+from tests.conftest import FAKE_AWS
 
 KWARGS = (
     '{"region":"us-east-1","role":"arn:aws:iam::111122223333:role/r",'
@@ -41,13 +42,13 @@ def _seed_command(out) -> list[str]:
     ]
 
 
-def test_renders_in_the_sandbox_with_the_seed_command_line(tmp_path):
-    """No credentials, no endpoint: `python -m sandbox exec` supplies both."""
+def test_renders_with_the_seed_command_line_against_an_endpoint(tmp_path, moto_server):
+    """The endpoint and fake credentials as `python -m sandbox exec` gives them (boto3's
+    standard variables; tests/sandbox/test_exec.py runs exec itself)."""
     out = tmp_path / "definition.json"
     done = subprocess.run(
-        [sys.executable, "-m", "sandbox", "--home", str(tmp_path / "sandbox"), "exec", "--"]
-        + _seed_command(out),
-        env=_no_aws_environment(),
+        _seed_command(out),
+        env={**_no_aws_environment(), **FAKE_AWS, "AWS_ENDPOINT_URL": moto_server},
         capture_output=True,
         text=True,
         check=False,

@@ -36,6 +36,7 @@ def _clean_environment() -> dict[str, str]:
     """No AWS variables: everything the command gets comes from the sandbox."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SAGEMAKER_"))}
     env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
+    env["SANDBOX_WARM_START"] = "lazy"  # most of these run no job: spare the warm imports
     return env
 
 

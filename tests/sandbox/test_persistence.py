@@ -1,5 +1,6 @@
-"""State survives a restart: stacks and the endpoints they created come back and serve, and
-an execution the crash interrupted ends Failed instead of running forever."""
+"""State survives a crash: everything the sandbox holds comes back on the next `up`, the
+endpoints serve again, and an execution the crash interrupted ends Failed instead of
+running forever."""
 
 from __future__ import annotations
 
@@ -53,28 +54,63 @@ def _crash(running) -> None:
         time.sleep(0.05)
 
 
-def test_stacks_and_endpoints_come_back_and_serve(home):
+def test_state_survives_a_crash(home):
+    """Buckets, objects, the registry, KMS keys, stacks, their exports and the endpoints
+    they created come back after a SIGKILL, and the endpoint serves again."""
     assert _sandbox(home, "up").returncode == 0
     running = daemon.find_running(home)
-    s3 = running.client("s3")
-    s3.create_bucket(Bucket="models")
-    s3.put_object(Bucket="models", Key="a.tar.gz", Body=_model_archive())
-    cloudformation = running.client("cloudformation")
-    cloudformation.create_stack(
+    s3, sagemaker = running.client("s3"), running.client("sagemaker")
+    s3.create_bucket(Bucket="kept")
+    s3.put_object(Bucket="kept", Key="a/b.bin", Body=bytes(range(256)) * 1000)
+    s3.put_object(Bucket="kept", Key="gone.txt", Body=b"deleted before the snapshot")
+    s3.delete_object(Bucket="kept", Key="gone.txt")  # moto closes its buffer
+    upload = s3.create_multipart_upload(Bucket="kept", Key="parts.bin")["UploadId"]
+    part = s3.upload_part(
+        Bucket="kept", Key="parts.bin", UploadId=upload, PartNumber=1, Body=b"p" * 1000
+    )
+    s3.complete_multipart_upload(
+        Bucket="kept",
+        Key="parts.bin",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    s3.put_object(Bucket="kept", Key="model.tar.gz", Body=_model_archive())
+    sagemaker.create_model_package_group(ModelPackageGroupName="kept-group")
+    kms = running.client("kms")  # moto's asymmetric keys are objects pickle cannot take as is
+    signing = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    signed = kms.sign(KeyId=signing, Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256")
+    running.client("cloudformation").create_stack(
         StackName="kept-stack",
         TemplateBody=TEMPLATE,
-        Parameters=_parameters("kept-endpoint", "s3://models/a.tar.gz"),
+        Parameters=_parameters("kept-endpoint", "s3://kept/model.tar.gz"),
     )
     assert _invoke(running, "kept-endpoint") == [2, 4, 6]
     _crash(running)
 
     assert _sandbox(home, "up").returncode == 0
     restarted = daemon.find_running(home)
-    [stack] = restarted.client("cloudformation").describe_stacks(StackName="kept-stack")["Stacks"]
+    assert restarted.pid != running.pid
+    assert "snapshot of the state failed" not in (home / "logs" / "server.log").read_text()
+    s3, sagemaker = restarted.client("s3"), restarted.client("sagemaker")
+    assert s3.get_object(Bucket="kept", Key="a/b.bin")["Body"].read() == bytes(range(256)) * 1000
+    assert s3.get_object(Bucket="kept", Key="parts.bin")["Body"].read() == b"p" * 1000
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="kept")["Contents"]]
+    assert keys == ["a/b.bin", "model.tar.gz", "parts.bin"]
+    groups = sagemaker.list_model_package_groups()["ModelPackageGroupSummaryList"]
+    assert [g["ModelPackageGroupName"] for g in groups] == ["kept-group"]
+    verified = restarted.client("kms").verify(
+        KeyId=signing,
+        Message=b"m",
+        Signature=signed["Signature"],
+        SigningAlgorithm="RSASSA_PSS_SHA_256",
+    )
+    assert verified["SignatureValid"]
+    cloudformation = restarted.client("cloudformation")
+    [stack] = cloudformation.describe_stacks(StackName="kept-stack")["Stacks"]
     assert stack["StackStatus"] == "CREATE_COMPLETE"
-    exports = restarted.client("cloudformation").list_exports()["Exports"]
+    exports = cloudformation.list_exports()["Exports"]
     assert [e["Name"] for e in exports] == ["kept-stack-model-data-url"]
-    endpoint = restarted.client("sagemaker").describe_endpoint(EndpointName="kept-endpoint")
+    endpoint = sagemaker.describe_endpoint(EndpointName="kept-endpoint")
     assert endpoint["EndpointStatus"] == "InService"
     assert _invoke(restarted, "kept-endpoint") == [2, 4, 6]
 
