@@ -55,6 +55,26 @@ class _Resolved:
     program: str
 
 
+# The scikit-learn serving image's libraries: a model's inference.py and its pickled
+# estimators import them when the first request loads it.
+SERVING_LIBRARIES = ("numpy", "pandas", "joblib", "sklearn.pipeline", "sklearn.ensemble")
+
+
+def preload_serving_libraries() -> threading.Thread:
+    """Import the serving libraries in the background: loading the first model then skips
+    1-2 s of imports (the sandbox waits on other processes, a render or a build, meanwhile).
+    """
+
+    def preload() -> None:
+        for name in SERVING_LIBRARIES:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+
+    thread = threading.Thread(target=preload, name="sandbox-serving-preload", daemon=True)
+    thread.start()
+    return thread
+
+
 class EndpointRuntime:
     """A WSGI app for the invocations path, plus the endpoint health hook."""
 

@@ -26,6 +26,7 @@ from sandbox import executions, moto_patches
 from sandbox.clients import sandbox_client
 from sandbox.constants import HOST, WARM_START_VARIABLE, client_environment, sandbox_home
 from sandbox.daemon import hold_lock
+from sandbox.endpoint_runtime import preload_serving_libraries
 from sandbox.executions import INTERRUPTED
 from sandbox.persistence import Snapshots
 from sandbox.pipelines_service import PipelinesService
@@ -91,6 +92,7 @@ class Sandbox:
         self._server.app = self.service
         if os.environ.get(WARM_START_VARIABLE, "eager") != "lazy":
             executor.warm_up(self.environment)
+            preload_serving_libraries()
         self._thread = threading.Thread(
             target=self._server.serve_forever, daemon=True, name="sandbox-server"
         )

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import importlib
 import json
 import logging
 import os
 import warnings
+
+import botocore.loaders
+import botocore.session
+
+_shared_loader = functools.cache(botocore.loaders.create_loader)
 
 
 class UsageError(Exception):
@@ -54,10 +60,15 @@ def prepare_sdk_environment(kwargs: dict) -> None:
 
     Importing `sagemaker.mlops` builds a boto3 client at import time, which fails without a
     region, so the region given in kwargs is exported first (an explicit setting wins).
+    SDK v3 makes a fresh boto3 session for most of the clients a render makes, and each
+    session parses botocore's service models again (SageMaker's alone is megabytes of
+    JSON); the files do not change while the command runs, so every session shares one
+    loader and its cache.
     """
     region = kwargs.get("region")
     if region and not os.environ.get("AWS_DEFAULT_REGION") and not os.environ.get("AWS_REGION"):
         os.environ["AWS_DEFAULT_REGION"] = region
+    botocore.session.create_loader = _shared_loader
 
 
 def load_pipeline_module(module_name: str):

@@ -153,3 +153,13 @@ def shared(environment: dict[str, str]) -> WarmInterpreter:
         if interpreter is None or not interpreter.alive():
             interpreter = _interpreters[key] = WarmInterpreter(environment)
         return interpreter
+
+
+def stop_all() -> None:
+    """Stop every warm interpreter this process started (their servers exit, their socket
+    folders go)."""
+    with _lock:
+        interpreters = list(_interpreters.values())
+        _interpreters.clear()
+    for interpreter in interpreters:
+        interpreter.stop()
