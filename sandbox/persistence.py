@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 SNAPSHOT_SECONDS = 0.5
 SNAPSHOT_FILE = "snapshot.pickle"
 _LOCK_TYPES = {type(threading.Lock()): threading.Lock, type(threading.RLock()): threading.RLock}
+_PLAIN_TYPES: set[type] = set()  # pickled as they are
 
 
 def _new_lock(kind):
@@ -63,11 +64,19 @@ class _Pickler(pickle.Pickler):
     def __init__(self, file, blobs: Path, written: set[str]):
         super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
         self.blobs, self.written = blobs, written
+        self.referenced: set[str] = set()  # the blobs this snapshot names
 
     def reducer_override(self, obj):
-        kind = _LOCK_TYPES.get(type(obj))
-        if kind is not None:
-            return _new_lock, (kind,)
+        # Called for every object pickled: most are plain, and a type found plain once is
+        # not examined again (the checks below cost more than the pickling itself).
+        kind = type(obj)
+        if kind in _PLAIN_TYPES:
+            return NotImplemented
+        lock = _LOCK_TYPES.get(kind)
+        if lock is not None:
+            return _new_lock, (lock,)
+        if isinstance(obj, FakeKey):
+            return _restore_key, (self._key_state(obj), self._blob(obj), str(self.blobs))
         if isinstance(obj, PrivateKeyTypes):  # KMS's asymmetric keys: kept as PEM
             pem = obj.private_bytes(
                 serialization.Encoding.PEM,
@@ -75,10 +84,9 @@ class _Pickler(pickle.Pickler):
                 serialization.NoEncryption(),
             )
             return _load_private_key, (pem,)
-        if isinstance(obj, FakeKey):
-            return _restore_key, (self._key_state(obj), self._blob(obj), str(self.blobs))
         if isinstance(obj, threading.Thread | weakref.ref):
             return type(None), ()  # running work is not state
+        _PLAIN_TYPES.add(kind)
         return NotImplemented
 
     @staticmethod
@@ -102,6 +110,7 @@ class _Pickler(pickle.Pickler):
                     body = b""
                 path.write_bytes(body)
             self.written.add(blob)
+        self.referenced.add(blob)
         return blob
 
 
@@ -162,7 +171,8 @@ class Snapshots:
                 for module, name, backends in _backend_dicts()
             ]
             try:
-                _Pickler(buffer, self.blobs, written).dump(services)
+                pickler = _Pickler(buffer, self.blobs, written)
+                pickler.dump(services)
                 break
             except RuntimeError:  # "dictionary changed size during iteration"
                 if attempt == 4:
@@ -170,16 +180,15 @@ class Snapshots:
         temporary = self.folder / f".{SNAPSHOT_FILE}.{os.getpid()}"
         temporary.write_bytes(buffer.getvalue())
         os.replace(temporary, self.folder / SNAPSHOT_FILE)
-        self._remove_unreferenced(buffer.getvalue())
+        self._remove_unreferenced(written - pickler.referenced)
         self.saves += 1
         self.last_save_seconds = time.perf_counter() - started
 
-    def _remove_unreferenced(self, snapshot: bytes) -> None:
+    def _remove_unreferenced(self, blobs: set[str]) -> None:
         """Blobs of deleted objects: not named in the snapshot any more."""
-        for path in self.blobs.iterdir():
-            if path.name.encode() not in snapshot:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+        for blob in blobs:
+            with contextlib.suppress(FileNotFoundError):
+                (self.blobs / blob).unlink()
 
     def changed(self) -> None:
         """Something changed: a snapshot follows within SNAPSHOT_SECONDS."""

@@ -187,7 +187,9 @@ def run_logged(
         (root / "opt" / "ml").mkdir(parents=True, exist_ok=True)
         host_before = _host_ml_state()
     last_line = ""
-    with log_path.open("w") as log:
+    # Appended to: what the runner noted before the process (e.g. requirements not
+    # installed) stays in the log.
+    with log_path.open("a") as log:
         log.write(f"$ {shlex.join(command)}\n")
         log.flush()
         started = time.perf_counter()
