@@ -48,6 +48,8 @@ class PipelinesService:
     def __call__(self, environ: dict, start_response):
         if environ.get("PATH_INFO") == HEALTH_PATH:
             return _json_response(start_response, "200 OK", self.health)
+        if self.runtime.handles(environ):  # InvokeEndpoint changes no state
+            return self.runtime(environ, start_response)
         read_only = _is_read_only(environ)
         try:
             return self._answer(environ, start_response)
@@ -57,8 +59,6 @@ class PipelinesService:
 
     def _answer(self, environ: dict, start_response):
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if self.runtime.handles(environ):
-            return self.runtime(environ, start_response)
         if not target.startswith(TARGET_PREFIX):
             if _is_iam_simulation(environ):
                 return _allow_everything(self._read_body(environ), start_response)

@@ -231,6 +231,15 @@ def fixture_evaluation(model_archive: Path, splits: Path, tmp_path_factory) -> P
     return out / "evaluation.json"
 
 
+@pytest.fixture(name="interpreter", params=["this", "3.11.2"])
+def fixture_interpreter(request, monkeypatch) -> str:
+    """Tar extraction as on this interpreter, and as on one without tarfile's extraction
+    filters (Debian 12's 3.11.2; they came in 3.11.4)."""
+    if request.param == "3.11.2":
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    return request.param
+
+
 @pytest.fixture(name="sandbox", scope="session")
 def fixture_sandbox(tmp_path_factory) -> Iterator[Sandbox]:
     """One sandbox (moto + pipelines service + endpoint runtime) for the session."""

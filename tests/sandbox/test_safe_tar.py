@@ -101,14 +101,6 @@ def assert_normal_archive_extracts(extract, tmp_path: Path) -> None:
     assert (target / "copy.joblib").read_bytes() == b"model"
 
 
-@pytest.fixture(name="interpreter", params=["this", "3.11.2"])
-def fixture_interpreter(request, monkeypatch) -> str:
-    """As on this interpreter, and as on one without tarfile's extraction filters."""
-    if request.param == "3.11.2":
-        monkeypatch.delattr(tarfile, "data_filter", raising=False)
-    return request.param
-
-
 @pytest.mark.parametrize("case", list(MALICIOUS))
 def test_malicious_archive_is_refused_and_nothing_is_written(case, interpreter, tmp_path):
     assert_refused(safe_extract, tmp_path, case)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -80,13 +79,6 @@ def test_without_matplotlib_the_report_is_still_written(evaluation: Path, tmp_pa
 
 # The step's own copy of sandbox/safe_tar.py's check (it runs alone in its container): the
 # same malicious archives, on this interpreter and as on one without tarfile's filters (3.11.2).
-@pytest.fixture(name="interpreter", params=["this", "3.11.2"])
-def fixture_interpreter(request, monkeypatch) -> str:
-    if request.param == "3.11.2":
-        monkeypatch.delattr(tarfile, "data_filter", raising=False)
-    return request.param
-
-
 @pytest.mark.parametrize("case", list(MALICIOUS))
 def test_malicious_model_archive_is_refused_and_nothing_is_written(case, interpreter, tmp_path):
     assert_refused(safe_extract, tmp_path, case)
