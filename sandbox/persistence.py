@@ -141,12 +141,27 @@ class Snapshots:
     # --- loading ---------------------------------------------------------------------------
 
     def restore(self) -> bool:
-        """Load the last snapshot into moto's backends; False when there is none."""
+        """Load the last snapshot into moto's backends; False when there is none.
+
+        A snapshot that cannot be loaded (written by another moto version: it pickles
+        moto's own classes) is set aside as `snapshot.pickle.unreadable`, with a warning,
+        and the sandbox starts empty rather than not at all."""
         path = self.folder / SNAPSHOT_FILE
         if not path.exists():
             return False
-        with path.open("rb") as file:
-            services = pickle.load(file)
+        try:
+            with path.open("rb") as file:
+                services = pickle.load(file)
+        except Exception as err:  # noqa: BLE001 — any unpickling failure means the same
+            kept = path.with_name(f"{SNAPSHOT_FILE}.unreadable")
+            os.replace(path, kept)
+            logger.warning(
+                "sandbox: state in %s could not be loaded (%s); kept as %s, starting empty",
+                path,
+                err,
+                kept,
+            )
+            return False
         for module_name, name, accounts in services:
             backends = getattr(importlib.import_module(module_name), name)
             for account, regions in accounts.items():

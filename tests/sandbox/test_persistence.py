@@ -172,3 +172,14 @@ def test_an_execution_the_crash_interrupted_ends_failed(home):
     ]
     assert (step["StepName"], step["StepStatus"]) == ("Sleep", "Failed")
     assert step["FailureReason"] == INTERRUPTED
+
+
+def test_an_unreadable_snapshot_is_set_aside_and_the_sandbox_starts_empty(home):
+    """A snapshot pickles moto's classes: one from another moto version may not load."""
+    (home / "state").mkdir(parents=True)
+    (home / "state" / "snapshot.pickle").write_bytes(b"not a pickle")
+    assert _sandbox(home, "up").returncode == 0
+    running = daemon.find_running(home)
+    assert running.client("s3").list_buckets()["Buckets"] == []
+    assert (home / "state" / "snapshot.pickle.unreadable").read_bytes() == b"not a pickle"
+    assert "could not be loaded" in (home / "logs" / "server.log").read_text()
