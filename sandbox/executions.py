@@ -89,9 +89,6 @@ class ExecutionState:
     def pipeline_name(self) -> str:
         return self.arn.split(":pipeline/", 1)[1].split("/", 1)[0]
 
-    def _moto_execution(self):
-        return _moto_execution(self.arn)
-
     @classmethod
     def attach(cls, arn: str) -> ExecutionState:
         """A new state for the execution moto has just recorded, kept on moto's model."""
@@ -124,7 +121,7 @@ class ExecutionState:
         with self._lock:
             self.status = status
             self.failure_reason = failure_reason
-            execution = self._moto_execution()
+            execution = _moto_execution(self.arn)
             execution.pipeline_execution_status = status
             execution.pipeline_execution_failure_reason = failure_reason
             execution.last_modified_time = _now()

@@ -135,8 +135,6 @@ class Snapshots:
         self._dirty = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self.saves = 0
-        self.last_save_seconds = 0.0
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -177,7 +175,6 @@ class Snapshots:
         moto's dicts may change while they are pickled (a request in another thread):
         that attempt is dropped and made again."""
         self.blobs.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
         written = {p.name for p in self.blobs.iterdir()}
         for attempt in range(5):
             buffer = io.BytesIO()
@@ -196,8 +193,6 @@ class Snapshots:
         temporary.write_bytes(buffer.getvalue())
         os.replace(temporary, self.folder / SNAPSHOT_FILE)
         self._remove_unreferenced(written - pickler.referenced)
-        self.saves += 1
-        self.last_save_seconds = time.perf_counter() - started
 
     def _remove_unreferenced(self, blobs: set[str]) -> None:
         """Blobs of deleted objects: not named in the snapshot any more."""

@@ -58,6 +58,17 @@ TEMPLATE = json.dumps(
 )
 
 
+def _update_change_set(cloudformation, stack: str, change_set: str, model_data_url: str) -> None:
+    """An UPDATE change set of TEMPLATE for `stack`, serving `model_data_url`."""
+    cloudformation.create_change_set(
+        StackName=stack,
+        ChangeSetName=change_set,
+        ChangeSetType="UPDATE",
+        TemplateBody=TEMPLATE,
+        Parameters=_parameters(f"{stack}-ep", model_data_url),
+    )
+
+
 def _parameters(endpoint: str, model_data_url: str) -> list[dict[str, str]]:
     return [
         {"ParameterKey": "EndpointName", "ParameterValue": endpoint},
@@ -134,13 +145,7 @@ def test_stack_update_cascade_moves_the_endpoint_to_the_new_model(sandbox, stack
 
 def test_change_set_apply_sets_parameters_outputs_and_exports(stack):
     cloudformation, name = stack
-    cloudformation.create_change_set(
-        StackName=name,
-        ChangeSetName="to-b",
-        ChangeSetType="UPDATE",
-        TemplateBody=TEMPLATE,
-        Parameters=_parameters(f"{name}-ep", "s3://models/b.tar.gz"),
-    )
+    _update_change_set(cloudformation, name, "to-b", "s3://models/b.tar.gz")
     cloudformation.execute_change_set(StackName=name, ChangeSetName="to-b")
 
     described = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
@@ -152,13 +157,7 @@ def test_change_set_apply_sets_parameters_outputs_and_exports(stack):
 
     # Back to the first value is a change set to execute (moto kept the old parameters and
     # judged it "no changes"). (moto lists no Changes for a parameter-only change.)
-    cloudformation.create_change_set(
-        StackName=name,
-        ChangeSetName="back-to-a",
-        ChangeSetType="UPDATE",
-        TemplateBody=TEMPLATE,
-        Parameters=_parameters(f"{name}-ep", "s3://models/a.tar.gz"),
-    )
+    _update_change_set(cloudformation, name, "back-to-a", "s3://models/a.tar.gz")
     back = cloudformation.describe_change_set(StackName=name, ChangeSetName="back-to-a")
     assert back["Status"] == "CREATE_COMPLETE"
     assert back["ExecutionStatus"] == "AVAILABLE"
@@ -166,13 +165,9 @@ def test_change_set_apply_sets_parameters_outputs_and_exports(stack):
 
 def test_empty_change_set_is_created_and_failed(stack):
     cloudformation, name = stack
-    cloudformation.create_change_set(  # on moto: ValidationError "No updates are to be performed."
-        StackName=name,
-        ChangeSetName="same",
-        ChangeSetType="UPDATE",
-        TemplateBody=TEMPLATE,
-        Parameters=_parameters(f"{name}-ep", "s3://models/a.tar.gz"),
-    )
+    _update_change_set(
+        cloudformation, name, "same", "s3://models/a.tar.gz"
+    )  # on moto: ValidationError "No updates are to be performed."
     same = cloudformation.describe_change_set(StackName=name, ChangeSetName="same")
     assert same["Status"] == "FAILED"
     assert same["ExecutionStatus"] == "UNAVAILABLE"
