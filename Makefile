@@ -32,7 +32,7 @@ endif
 # there is trusted (uv's own bundled roots are not the machine's).
 export UV_SYSTEM_CERTS ?= 1
 
-.PHONY: help install test lint demo bench clean FORCE
+.PHONY: help install test lint demo bench clean deploy-lambda terraform-template FORCE
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -80,16 +80,28 @@ lint: $(STAMP) $(CHECKOV)  ## pre-commit on every file: ruff, cfn-lint, actionli
 # The whole lifecycle on the sandbox: foundation stack, data, the model-build pipeline (the
 # definition SDK v3 renders for AWS, run locally), approval, and the deploy pipeline stage by
 # stage as codepipeline/model-deploy.yml lists it. Report: .sandbox/report/index.html.
-# SCENARIO=gate-failure|rollback for the other endings; DEMO_ARGS=--interactive to approve.
+# SCENARIO=gate-failure|rollback|multi-account|stepfunctions|drift for the others; DEMO_ARGS=--interactive to approve.
+# IAC=terraform: the build side from terraform/environments/dev instead (terraform/README.md).
 SCENARIO ?= happy
+IAC ?= cloudformation
 demo: $(STAMP)  ## the whole CI/CD lifecycle on the local sandbox, with a report
-	$(PY) -m sandbox demo $(SCENARIO) $(DEMO_ARGS)
+	$(PY) -m sandbox demo $(SCENARIO) --iac $(IAC) $(DEMO_ARGS)
 
 # The benchmarks (benchmarks/README.md): results in benchmarks/results/. kfp, the runner
 # they compare with, is a benchmark-only extra, added without removing anything (--inexact).
 bench: $(STAMP)  ## run the benchmarks (about 15 min on 2 cores), write benchmarks/results/
 	$(UV) sync --frozen --inexact --extra dev --extra bench --compile-bytecode
 	$(PY) -m benchmarks $(BENCH_ARGS)
+
+# Terraform (terraform/README.md). The deploy Lambda's zip, reproducible (same sources, same
+# bytes), where the environments read it; and the pipeline definition template with the
+# step code it names, regenerated from what SDK v3 renders (against a sandbox: no account).
+deploy-lambda: $(STAMP)  ## build build/deploy-lambda.zip and build/orchestration-lambda.zip (Terraform's Lambdas)
+	$(PY) -m modeldeploy.package_lambda build/deploy-lambda.zip
+	$(PY) -m orchestration.package_lambda build/orchestration-lambda.zip
+
+terraform-template: $(STAMP)  ## regenerate terraform/'s pipeline definition template
+	$(PY) -m sandbox exec -- $(PY) -m pipelines.render_template
 
 FORCE:
 

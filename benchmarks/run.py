@@ -18,11 +18,11 @@ import time
 import warnings
 from pathlib import Path
 
-from benchmarks import command_measures, report
+from benchmarks import command_measures, endpoint_measures, parallel_measures, report
 from benchmarks.pipeline_measures import BenchmarkError, runner_measures
 
 RESULTS = Path(__file__).with_name("results")
-OPTIONAL = ("lifecycle", "scale", "make-test", "install")
+OPTIONAL = ("lifecycle", "scale", "make-test", "install", "endpoint", "parallel")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -46,6 +46,10 @@ def measure(args: argparse.Namespace, work: Path) -> list[report.Measure]:
     # Commands last: `make test` may re-sync the virtualenv without the bench extra.
     if "lifecycle" not in args.skip:
         measures.insert(0, command_measures.lifecycle(work, args.runs))
+    if "parallel" not in args.skip:
+        measures.append(parallel_measures.two_branches(work / "parallel", args.runs))
+    if "endpoint" not in args.skip:
+        measures.append(endpoint_measures.concurrent_invocations(work, args.runs))
     if "make-test" not in args.skip:
         measures.append(command_measures.make_test())
     if "install" not in args.skip:

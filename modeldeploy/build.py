@@ -23,9 +23,12 @@ from pathlib import Path
 
 import boto3
 
+from modeldeploy.accounts import MANIFEST_KEY, model_role_arn, stage_target
+from modeldeploy.batch_config import batch_export, batch_export_path, load_batch_config
 from modeldeploy.contract import load_contract
 from modeldeploy.errors import ConfigError, run_cli
 from modeldeploy.manifest import MANIFEST_FILE, build_manifest
+from modeldeploy.monitoring.parameters import monitoring_parameters
 from modeldeploy.registry import latest_approved, read_metrics
 from modeldeploy.stage_config import export_config, load_stage_config
 
@@ -45,6 +48,11 @@ def build(args: argparse.Namespace, sagemaker, s3) -> dict[Path, dict]:
         "staging": (load_stage_config(args.import_staging_config), args.export_staging_config),
         "prod": (load_stage_config(args.import_prod_config), args.export_prod_config),
     }
+    # Where each stage deploys (an account of its own, or this one): checked before anything.
+    targets = {
+        "staging": stage_target(Path(args.import_staging_config), args.sagemaker_project_name),
+        "prod": stage_target(Path(args.import_prod_config), args.sagemaker_project_name),
+    }
     for expected, (config, _) in stages.items():
         if config["Parameters"]["StageName"] != expected:
             raise ConfigError(
@@ -62,28 +70,39 @@ def build(args: argparse.Namespace, sagemaker, s3) -> dict[Path, dict]:
         tags["sagemaker:project-arn"] = args.sagemaker_project_arn
 
     outputs: dict[Path, dict] = {}
+    imports = {"staging": args.import_staging_config, "prod": args.import_prod_config}
     for stage, (config, export_path) in stages.items():
         exported = export_config(
             config,
             {
                 "ModelPackageName": package.arn,
-                "ModelExecutionRoleArn": args.model_execution_role,
+                # In a stage account of its own, the endpoint runs as that account's role.
+                "ModelExecutionRoleArn": model_role_arn(targets[stage], args.sagemaker_project_name)
+                or args.model_execution_role,
                 "SageMakerProjectName": args.sagemaker_project_name,
                 "SageMakerProjectId": args.sagemaker_project_id,
                 "DataCaptureUploadPath": f"s3://{args.s3_bucket}/datacapture-{stage}",
+                # The monitoring schedule, where the stage config asks for one.
+                **monitoring_parameters(sagemaker, s3, package.arn, args.s3_bucket, config),
             },
             tags,
             source=f"{stage} config",
         )
         outputs[Path(export_path)] = exported
+        # The stage's scheduled batch transform, when its config has one (batch_config.py).
+        batch = load_batch_config(Path(imports[stage]), stage)
+        if batch:
+            outputs[batch_export_path(export_path)] = batch_export(
+                batch, stage, exported, args.s3_bucket
+            )
         if args.export_cfn_params_tags:
             parameters, tag_list = _cli_files(exported)
             stem = Path(export_path).with_suffix("")
             outputs[Path(f"{stem}-params.json")] = parameters
             outputs[Path(f"{stem}-tags.json")] = tag_list
-    outputs[Path(args.export_manifest)] = build_manifest(
-        package, read_metrics(s3, package.metrics_uri)
-    )
+    manifest = build_manifest(package, read_metrics(s3, package.metrics_uri))
+    manifest[MANIFEST_KEY] = {stage: target.to_json() for stage, target in targets.items()}
+    outputs[Path(args.export_manifest)] = manifest
     return outputs
 
 

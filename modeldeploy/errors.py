@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 
 class DeployError(Exception):
@@ -38,4 +39,10 @@ def run_cli(program: str, work: Callable[[], int]) -> int:
         return 2
     except (DeployError, ClientError, BotoCoreError) as err:
         print(f"{program}: {err}", file=sys.stderr)
+        return 1
+    except ResponseParserError as err:  # a service answered what no API returns (an HTTP 500)
+        print(
+            f"{program}: unreadable answer from the service: {' '.join(str(err).split())}",
+            file=sys.stderr,
+        )
         return 1

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from modeldeploy.errors import ConfigError, read_json_file
+from modeldeploy.guardrails import check_guardrails
 
 TEMPLATE = Path(__file__).with_name("endpoint-config-template.yml")
 STAGES = ("staging", "prod")
@@ -53,16 +54,11 @@ def check_value(name: str, value: str, rule: dict, source: str) -> None:
             raise ConfigError(f"{where}={value} is above {rule['MaxValue']}")
 
 
-def load_stage_config(path: Path, template: Path = TEMPLATE) -> dict:
-    """Read a stage config; returns {"Parameters": {...}, "Tags": {...}} with string values.
-
-    Raises ConfigError naming the file and field for invalid JSON, an unknown parameter,
-    a value the template would refuse, or a missing StageName.
-    """
-    raw = read_json_file(path)
+def _checked_parameters(raw, path: Path, rules: dict[str, dict]) -> dict[str, str]:
+    """A config's Parameters as strings, each checked against the template's rule (and a
+    StageName, when the template has one)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("Parameters"), dict):
         raise ConfigError(f"{path}: must be an object with a 'Parameters' object")
-    rules = template_parameters(template)
     parameters = {}
     for name, value in raw["Parameters"].items():
         if name not in rules:
@@ -73,12 +69,49 @@ def load_stage_config(path: Path, template: Path = TEMPLATE) -> dict:
             raise ConfigError(f"{path}: parameter {name} must be a string or number")
         parameters[name] = str(value)
         check_value(name, parameters[name], rules[name], str(path))
-    if parameters.get("StageName") not in STAGES:
+    if "StageName" in rules and parameters.get("StageName") not in STAGES:
         raise ConfigError(f"{path}: parameter StageName must be one of {', '.join(STAGES)}")
+    check_guardrails(parameters, rules, str(path))  # the rules that join parameters
+    return parameters
+
+
+def _checked_tags(raw: dict, path: Path) -> dict[str, str]:
     tags = raw.get("Tags", {})
     if not isinstance(tags, dict):
         raise ConfigError(f"{path}: 'Tags' must be an object")
-    return {"Parameters": parameters, "Tags": {k: str(v) for k, v in tags.items()}}
+    for key, value in tags.items():
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ConfigError(f"{path}: tag {key!r} must be a string or number")
+    return {k: str(v) for k, v in tags.items()}
+
+
+def load_stage_config(path: Path, template: Path = TEMPLATE) -> dict:
+    """Read a stage config; returns {"Parameters": {...}, "Tags": {...}} with string values.
+
+    Raises ConfigError naming the file and field for invalid JSON, an unknown parameter,
+    a value the template would refuse, or a missing StageName.
+    """
+    raw = read_json_file(path)
+    parameters = _checked_parameters(raw, path, template_parameters(template))
+    return {"Parameters": parameters, "Tags": _checked_tags(raw, path)}
+
+
+def load_template_config(path: Path, template: Path = TEMPLATE) -> dict:
+    """Read a TemplateConfiguration (what build.py writes, what deploy.py deploys): the
+    stage config's checks against `template`'s own rules (any template: the sandbox demo
+    deploys its foundation stack this way too), and a value for every parameter without a
+    default.
+
+    Raises ConfigError naming the file and field; nothing is deployed from a config that
+    CloudFormation (or the endpoint) would refuse.
+    """
+    raw = read_json_file(path)
+    rules = template_parameters(template)
+    parameters = _checked_parameters(raw, path, rules)
+    missing = [n for n, rule in rules.items() if "Default" not in rule and n not in parameters]
+    if missing:
+        raise ConfigError(f"{path}: no value for template parameter(s) {', '.join(missing)}")
+    return {"Parameters": parameters, "Tags": _checked_tags(raw, path)}
 
 
 def export_config(

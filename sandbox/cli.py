@@ -4,9 +4,13 @@ python -m sandbox up          # start one in the background (or report the runni
 eval "$(python -m sandbox env)"  # point this shell's AWS CLI / boto3 at it
 python -m sandbox exec -- run-pipeline ...  # any command against it (starts one if none runs)
 python -m sandbox seed-data   # generated sample data where the pipeline reads by default
+python -m sandbox fire-schedule NAME [--group G]  # an EventBridge Scheduler schedule, now
+python -m sandbox run-monitoring ENDPOINT_OR_SCHEDULE  # a Model Monitor schedule's job, now
+python -m sandbox endpoint-deployments NAME  # an endpoint's blue/green updates, stage by stage
 python -m sandbox status
 python -m sandbox down        # stop the one `up` started
-python -m sandbox demo [happy|gate-failure|rollback] [--interactive]  # the whole lifecycle
+python -m sandbox demo [SCENARIO] [--interactive]  # the lifecycle
+python -m sandbox demo --iac terraform  # the happy lifecycle, build side from terraform/
 """
 
 from __future__ import annotations
@@ -52,6 +56,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="module run as `python -m MODULE --rows N --output FILE`",
     )
     seed.add_argument("--rows", type=int, default=10_000)
+    fire = verbs.add_parser(
+        "fire-schedule", help="deliver an EventBridge Scheduler schedule's target now"
+    )
+    fire.add_argument("name", help="the schedule's name")
+    fire.add_argument("--group", default="default", help="its schedule group (default: default)")
+    shifts = verbs.add_parser(
+        "endpoint-deployments",
+        help="an endpoint's blue/green updates: each traffic shift, what each fleet served",
+    )
+    shifts.add_argument("name", help="the endpoint's name (e.g. churn-prod)")
+    monitor = verbs.add_parser(
+        "run-monitoring", help="run a Model Monitor schedule's job now on the captured data"
+    )
+    monitor.add_argument("name", help="the monitoring schedule, or its endpoint")
     serve = verbs.add_parser("serve", help="run a sandbox in the foreground")
     serve.add_argument("--port", type=int, default=0)
     demo = verbs.add_parser("demo", help="the whole CI/CD lifecycle, with a report")
@@ -60,6 +78,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--interactive", action="store_true", help="ask at the manual approval (needs a terminal)"
     )
     demo.add_argument("--rows", type=int, default=10_000, help="generated customers")
+    demo.add_argument(
+        "--iac",
+        choices=("cloudformation", "terraform"),
+        default="cloudformation",
+        help="what provisions the build side: terraform applies terraform/environments/dev "
+        "(happy scenario; skipped when terraform or its provider mirror is missing)",
+    )
     demo.add_argument(
         "--codebuild-env",
         action="append",
@@ -80,12 +105,23 @@ def main(argv: list[str] | None = None) -> int:
 
         overrides = dict(item.partition("=")[::2] for item in args.codebuild_env)
         return run_demo(
-            args.scenario, args.interactive, home, args.rows, codebuild_overrides=overrides
+            args.scenario,
+            args.interactive,
+            home,
+            args.rows,
+            codebuild_overrides=overrides,
+            iac=args.iac,
         )
     if args.command == "exec":
         return commands.exec_command(home, args.argv[1:] if args.argv[:1] == ["--"] else args.argv)
     if args.command == "seed-data":
         return commands.seed_data(home, args.uri, args.generator, args.rows)
+    if args.command == "fire-schedule":
+        return commands.fire_schedule(home, args.name, args.group)
+    if args.command == "endpoint-deployments":
+        return commands.endpoint_deployments(home, args.name)
+    if args.command == "run-monitoring":
+        return commands.run_monitoring(home, args.name)
     if args.command == "serve":
         return daemon.serve(home, args.port)
     if args.command == "up":

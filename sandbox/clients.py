@@ -6,6 +6,7 @@ import functools
 import threading
 
 import boto3
+from botocore.config import Config
 
 from sandbox.constants import client_environment
 
@@ -29,7 +30,9 @@ def _shared_session(endpoint_url: str) -> boto3.Session:
     return sandbox_session(endpoint_url)
 
 
-def sandbox_client(service: str, endpoint_url: str):
+def sandbox_client(service: str, endpoint_url: str, config: Config | None = None):
     # Clients are thread-safe; making them from one session is not, hence the lock.
     with _client_lock:
-        return _shared_session(endpoint_url).client(service, endpoint_url=endpoint_url)
+        return _shared_session(endpoint_url).client(
+            service, endpoint_url=endpoint_url, config=config
+        )

@@ -1,4 +1,6 @@
-"""`python -m sandbox exec` and `seed-data`: the product's own commands against the sandbox.
+"""`python -m sandbox exec`, `seed-data`, `fire-schedule` and `run-monitoring`: the
+product's own commands against the sandbox, and schedules run on demand (the sandbox keeps
+no clock).
 
 The sandbox is only an AWS endpoint: `exec` runs any command with boto3's standard
 variables (AWS_ENDPOINT_URL, fake credentials, a region) pointing at it, plus the variables
@@ -135,3 +137,75 @@ def _object_exists(s3, bucket: str, key: str) -> bool:
     except ClientError:
         return False
     return True
+
+
+def fire_schedule(home: Path, name: str, group: str) -> int:
+    """Deliver schedule `name`'s target now, as EventBridge Scheduler does when it fires
+    (sandbox/schedules.py); prints what it started."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from sandbox.schedules import ScheduleError, fire
+
+    with sandbox_at(home) as sandbox:
+        try:
+            started = fire(sandbox.client, name, group)
+        except ScheduleError as err:
+            print(f"sandbox fire-schedule: {err}", file=sys.stderr)
+            return 1
+        except (ClientError, BotoCoreError) as err:
+            print(
+                f"sandbox fire-schedule: {name}: the target's call failed: {err}", file=sys.stderr
+            )
+            return 1
+    print(f"fired schedule {name} (group {group}): started {started}")
+    return 0
+
+
+def endpoint_deployments(home: Path, name: str) -> int:
+    """Print the endpoint's recorded blue/green updates (sandbox/guardrails.py), oldest
+    first: each traffic shift with the requests each fleet served, and a rollback's reason.
+    Reads the record on disk: no sandbox needs to run."""
+    from sandbox.deployment_journal import describe, read_journal
+
+    records = read_journal(home / "endpoints", name)
+    if not records:
+        print(
+            f"sandbox endpoint-deployments: no blue/green update of {name!r} recorded in {home}",
+            file=sys.stderr,
+        )
+        return 1
+    for record in records:
+        print("\n".join(describe(record)))
+    return 0
+
+
+def run_monitoring(home: Path, name: str) -> int:
+    """Run a Model Monitor schedule's job now on what its endpoint captured
+    (sandbox/monitoring.py); prints the outcome, each violation and the report's URI."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from sandbox.monitoring import MonitoringRunError, run_schedule
+
+    with sandbox_at(home) as sandbox:
+        try:
+            run = run_schedule(sandbox, name, home)
+        except MonitoringRunError as err:
+            print(f"sandbox run-monitoring: {err}", file=sys.stderr)
+            return 1
+        except (ClientError, BotoCoreError) as err:
+            print(f"sandbox run-monitoring: {name}: {err}", file=sys.stderr)
+            return 1
+    print(f"monitoring schedule {run.schedule} (endpoint {run.endpoint}): {run.status}")
+    for violation in run.violations:
+        print(
+            f"  {violation['feature_name']}: {violation['constraint_check_type']}: "
+            f"{violation['description']}"
+        )
+    if run.status == "Failed":
+        print(
+            f"sandbox run-monitoring: the job failed: {run.exit_message} (log: {run.log})",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"report: {run.report_uri}/ (log: {run.log})")
+    return 0

@@ -53,6 +53,7 @@ class StepRecord:
     metadata: dict = field(default_factory=dict)
     cache_source_arn: str | None = None
     process: ProcessStats | None = None  # a job step's process: not in the API, for benchmarks
+    attempt_count: int = 1
 
     def to_api(self) -> dict:
         """As ListPipelineExecutionSteps returns one step."""
@@ -60,7 +61,7 @@ class StepRecord:
             "StepName": self.name,
             "StepStatus": self.status,
             "StartTime": self.start_time.timestamp(),
-            "AttemptCount": 1,
+            "AttemptCount": self.attempt_count,
             "Metadata": self.metadata,
         }
         if self.end_time:
@@ -79,7 +80,15 @@ class ExecutionState:
     failure_reason: str | None = None
     steps: dict[str, StepRecord] = field(default_factory=dict)
     jobs: dict[str, dict] = field(default_factory=dict)  # job ARN -> Describe*Job answer
+    # What each succeeded step produced, for RetryPipelineExecution and selective
+    # executions that reuse it: step name -> {"properties", "property_files"}.
+    outputs: dict[str, dict] = field(default_factory=dict)
+    branch_taken: dict[str, str] = field(default_factory=dict)  # condition -> branch
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __setstate__(self, state: dict) -> None:
+        # A snapshot from before a field existed restores with that field's default.
+        self.__dict__.update({**ExecutionState(state["arn"]).__dict__, **state})
 
     @property
     def execution_id(self) -> str:
@@ -109,13 +118,16 @@ class ExecutionState:
         changed()
         return record
 
-    def record_job(self, description: dict) -> None:
-        """Keep a processing/training job's description (the step's properties)."""
-        arn = description.get("ProcessingJobArn") or description.get("TrainingJobArn")
-        if arn:
-            with self._lock:
-                self.jobs[arn] = description
-            changed()
+    def record_job(self, arn: str, description: dict) -> None:
+        """Keep (or update) a job's Describe*Job answer: as it starts, and as it ends."""
+        with self._lock:
+            self.jobs[arn] = description
+        changed()
+
+    def record_output(self, step: str, properties: dict, property_files: dict) -> None:
+        with self._lock:
+            self.outputs[step] = {"properties": properties, "property_files": property_files}
+        changed()
 
     def set_status(self, status: str, failure_reason: str | None = None) -> None:
         with self._lock:
@@ -126,6 +138,19 @@ class ExecutionState:
             execution.pipeline_execution_failure_reason = failure_reason
             execution.last_modified_time = _now()
         changed()
+
+    def end_interrupted(self) -> None:
+        """Failed, with its running steps and jobs, because the sandbox stopped."""
+        for record in list(self.steps.values()):
+            if record.status in ("Starting", "Executing", "Stopping"):
+                self.step(record.name, record.type, "Failed", failure_reason=INTERRUPTED)
+        for arn, description in list(self.jobs.items()):
+            status_field = next((k for k in description if k.endswith("JobStatus")), None)
+            if status_field and description[status_field] in ("InProgress", "Stopping"):
+                self.record_job(
+                    arn, {**description, status_field: "Failed", "FailureReason": INTERRUPTED}
+                )
+        self.set_status("Failed", INTERRUPTED)
 
     def list_steps(self, ascending: bool) -> list[dict]:
         with self._lock:
@@ -174,10 +199,7 @@ def fail_interrupted() -> int:
     (nothing runs them any more), as do their running steps. Returns how many."""
     interrupted = [s for s in every_state() if s.status in ("Executing", "Stopping")]
     for state in interrupted:
-        for record in list(state.steps.values()):
-            if record.status in ("Starting", "Executing"):
-                state.step(record.name, record.type, "Failed", failure_reason=INTERRUPTED)
-        state.set_status("Failed", INTERRUPTED)
+        state.end_interrupted()
     return len(interrupted)
 
 
@@ -204,6 +226,11 @@ def start_problem(authorization: str, request: dict) -> str | None:
     except ValueError as err:
         return str(err)
     return None
+
+
+def parallelism_configuration(arn: str) -> dict | None:
+    """The ParallelismConfiguration the execution was started with, else its pipeline's."""
+    return _moto_execution(arn).parallelism_configuration
 
 
 def moto_execution_request(arn: str) -> tuple[str, dict[str, str]]:

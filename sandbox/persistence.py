@@ -14,6 +14,7 @@ place: a PUT makes a new key), so a snapshot costs the metadata, not the data.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import importlib
 import io
@@ -44,6 +45,14 @@ def _new_lock(kind):
     return kind()
 
 
+def _weak_values(items: dict) -> weakref.WeakValueDictionary:
+    return weakref.WeakValueDictionary(items)
+
+
+def _default_dict(kind: type, items: dict) -> collections.defaultdict:
+    return collections.defaultdict(kind, items)
+
+
 def _load_private_key(pem: bytes):
     return serialization.load_pem_private_key(pem, password=None)
 
@@ -55,6 +64,22 @@ def _restore_key(state: dict, blob: str, folder: str) -> FakeKey:
     key.__setstate__({**state, "value": (Path(folder) / blob).read_bytes()})
     key._sandbox_blob = blob
     return key
+
+
+def _is_lambda(factory) -> bool:
+    return getattr(factory, "__name__", "") == "<lambda>"
+
+
+def _index_bucket_owners() -> None:
+    """moto finds another account's bucket through an index beside its backends (bucket
+    name -> account), which a snapshot of the backends does not hold: rebuild it, so a
+    stage account reads the tooling account's artifacts after a restart too."""
+    from moto.s3.models import s3_backends
+
+    for account, partitions in list(s3_backends.items()):
+        for partition, backend in list(partitions.items()):
+            for bucket in backend.buckets:
+                s3_backends.bucket_accounts[bucket] = (partition, account)
 
 
 class _Pickler(pickle.Pickler):
@@ -70,6 +95,11 @@ class _Pickler(pickle.Pickler):
         # Called for every object pickled: most are plain, and a type found plain once is
         # not examined again (the checks below cost more than the pickling itself).
         kind = type(obj)
+        if kind is collections.defaultdict and _is_lambda(obj.default_factory):
+            # moto's `defaultdict(lambda: {})` (Lambda aliases): the lambda cannot be
+            # pickled, the type of what it makes can (before the plain-type shortcut: other
+            # defaultdicts are plain)
+            return _default_dict, (type(obj.default_factory()), dict(obj))
         if kind in _PLAIN_TYPES:
             return NotImplemented
         lock = _LOCK_TYPES.get(kind)
@@ -84,6 +114,8 @@ class _Pickler(pickle.Pickler):
                 serialization.NoEncryption(),
             )
             return _load_private_key, (pem,)
+        if isinstance(obj, weakref.WeakValueDictionary):  # Lambda's ARN index: the
+            return _weak_values, (dict(obj),)  # values are held elsewhere in the snapshot
         if isinstance(obj, threading.Thread | weakref.ref):
             return type(None), ()  # running work is not state
         _PLAIN_TYPES.add(kind)
@@ -165,6 +197,7 @@ class Snapshots:
             for account, regions in accounts.items():
                 for region, backend in regions.items():
                     backends[account][region] = backend
+        _index_bucket_owners()
         return True
 
     # --- saving ----------------------------------------------------------------------------

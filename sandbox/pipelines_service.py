@@ -1,10 +1,14 @@
 """The SageMaker Pipelines wire protocol that moto lacks, in front of moto's own app.
 
 - StartPipelineExecution: moto records the execution, then the sandbox runs it in a thread,
-  as SageMaker does after the call returns.
+  as SageMaker does after the call returns (a SelectiveExecutionConfig runs only the
+  selected steps, with the other steps' outputs from the source execution).
+- StopPipelineExecution / RetryPipelineExecution, which moto lacks.
 - ListPipelineExecutionSteps: answered from the run's step records.
-- DescribePipelineExecution: moto's answer, with the FailureReason moto leaves empty.
-- DescribeProcessingJob / DescribeTrainingJob: the jobs the pipeline steps ran.
+- ListPipelineParametersForExecution: every parameter with the value the run used (moto
+  lists only the overrides).
+- DescribePipelineExecution: moto's answer, with the status and FailureReason of the run.
+- Describe/List{Processing,Training}Job(s): the jobs the pipeline steps ran, besides moto's.
 
 Every other request goes to moto untouched.
 """
@@ -19,12 +23,23 @@ from pathlib import Path
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+from botocore.config import Config
+
 from sandbox import executions
 from sandbox.clients import sandbox_client
 from sandbox.constants import HEALTH_PATH, client_environment
-from sandbox.endpoint_runtime import EndpointRuntime
+from sandbox.endpoint_runtime import EndpointRuntime, caller_account
 from sandbox.executions import ExecutionState, moto_execution_request
-from sandbox.runner.executor import PipelineExecutor
+from sandbox.runner.executor import (
+    ARN_KINDS,
+    JOB_TIMES,
+    PipelineExecutor,
+    RunPlan,
+    retry_plan,
+    selective_plan,
+    typed_parameters,
+)
+from sandbox.transform_service import TransformJobs
 
 logger = logging.getLogger(__name__)
 TARGET_PREFIX = "SageMaker."
@@ -37,10 +52,11 @@ class PipelinesService:
         self.moto_app = moto_app
         self.health = {"status": "ok", "pid": pid, "home": str(home)}
         self.runtime = EndpointRuntime(endpoint_url, home)
+        self.transforms = TransformJobs(endpoint_url, home)  # CreateTransformJob, standalone
         self.endpoint_url = endpoint_url
         self.home = home
         self.changed = changed  # called after every request that may change state
-        self._threads: list[threading.Thread] = []
+        self._runs: dict[str, tuple[threading.Thread, PipelineExecutor]] = {}  # by ARN
         self._lock = threading.Lock()
 
     # --- wire protocol -------------------------------------------------------------------
@@ -67,26 +83,38 @@ class PipelinesService:
         body = self._read_body(environ)
         if action == "ListPipelineExecutionSteps":
             return self._list_steps(json.loads(body or b"{}"), start_response)
+        request = json.loads(body or b"{}")
         if action == "StartPipelineExecution":
-            problem = executions.start_problem(
-                environ.get("HTTP_AUTHORIZATION", ""), json.loads(body or b"{}")
-            )
-            if problem:
-                return _json_response(
-                    start_response,
-                    "400 Bad Request",
-                    {"__type": "ValidationException", "message": problem},
-                )
+            return self._start(environ, body, request, start_response)
+        if action == "StopPipelineExecution":
+            return self._stop(request, start_response)
+        if action == "RetryPipelineExecution":
+            return self._retry(request, start_response)
+        if action in ("SendPipelineExecutionStepSuccess", "SendPipelineExecutionStepFailure"):
+            return self._answer_callback(action, request, start_response)
+        if action == "ListPipelineParametersForExecution":
+            return self._list_parameters(request, start_response)
+        if action in DESCRIBE_JOB:
+            return self._describe_job(action, environ, body, request, start_response)
+        if action == "ListTrainingJobsForHyperParameterTuningJob":
+            return self._list_tuning_trials(request, start_response)
+        if action in LIST_JOBS:
+            return self._list_jobs(action, environ, body, request, start_response)
+        if action == "CreateTransformJob":  # moto records it; the sandbox runs it
             status, headers, payload = self._call_moto(environ, body)
             if status.startswith("200"):
-                self._launch(json.loads(payload)["PipelineExecutionArn"])
+                self.transforms.start(request, caller_account(environ))
             start_response(status, headers)
             return [payload]
-        if action in ("DescribeProcessingJob", "DescribeTrainingJob"):
-            return self._describe_job(json.loads(body or b"{}"), start_response)
         if action == "DescribeEndpoint":
-            self.runtime.check(json.loads(body or b"{}").get("EndpointName", ""))
+            name = json.loads(body or b"{}").get("EndpointName", "")
+            self.runtime.check(name, caller_account(environ))
             return self._call_moto_through(environ, body, start_response)
+        if action == "ListPipelineExecutions":
+            status, headers, payload = self._call_moto(environ, body)
+            payload = _without_none_reasons(status, payload)
+            start_response(status, _with_length(headers, payload))
+            return [payload]
         if action == "DescribePipelineExecution":
             status, headers, payload = self._call_moto(environ, body)
             payload = self._with_failure_reason(status, payload)
@@ -132,18 +160,146 @@ class PipelinesService:
             start_response, "200 OK", {"PipelineExecutionSteps": state.list_steps(ascending)}
         )
 
-    def _describe_job(self, request: dict, start_response):
-        """A job a pipeline step ran, described from the step's recorded properties."""
-        name = request.get("ProcessingJobName") or request.get("TrainingJobName") or ""
+    def _start(self, environ: dict, body: bytes, request: dict, start_response):
+        problem = executions.start_problem(environ.get("HTTP_AUTHORIZATION", ""), request)
+        plan = None
+        selective = request.get("SelectiveExecutionConfig")
+        if not problem and selective:
+            problem, plan = self._selective_plan(request, selective)
+        if problem:
+            return _error(start_response, "ValidationException", problem)
+        status, headers, payload = self._call_moto(environ, body)
+        if status.startswith("200"):
+            self._launch(json.loads(payload)["PipelineExecutionArn"], plan)
+        start_response(status, headers)
+        return [payload]
+
+    @staticmethod
+    def _selective_plan(request: dict, selective: dict) -> tuple[str | None, RunPlan | None]:
+        source_arn = selective.get("SourcePipelineExecutionArn", "")
+        source = executions.find(source_arn)
+        pipeline = request.get("PipelineName", "").rsplit("/", 1)[-1]
+        if source is None or source.pipeline_name != pipeline:
+            return f"SourcePipelineExecutionArn {source_arn!r}: no execution of {pipeline}", None
+        selected = [s.get("StepName", "") for s in selective.get("SelectedSteps", [])]
+        definition, _ = moto_execution_request(source_arn)
+        try:
+            return None, selective_plan(definition, source, selected)
+        except ValueError as err:
+            return str(err), None
+
+    def _stop(self, request: dict, start_response):
+        arn = request.get("PipelineExecutionArn", "")
+        state = executions.find(arn)
+        if state is None:
+            return _error(start_response, "ResourceNotFound", f"Pipeline execution {arn} not found")
+        with self._lock:
+            run = self._runs.get(arn)
+        if state.status != "Executing" or run is None:
+            return _error(
+                start_response,
+                "ValidationException",
+                f"Pipeline execution {arn} is {state.status}: only an Executing one can stop",
+            )
+        run[1].stop()
+        return _json_response(start_response, "200 OK", {"PipelineExecutionArn": arn})
+
+    def _retry(self, request: dict, start_response):
+        arn = request.get("PipelineExecutionArn", "")
+        state = executions.find(arn)
+        if state is None:
+            return _error(start_response, "ResourceNotFound", f"Pipeline execution {arn} not found")
+        if state.status not in ("Failed", "Stopped"):
+            return _error(
+                start_response,
+                "ValidationException",
+                f"Pipeline execution {arn} is {state.status}: only a Failed or Stopped "
+                "one can be retried",
+            )
+        self._launch(arn, retry_plan(state), request.get("ParallelismConfiguration"))
+        return _json_response(start_response, "200 OK", {"PipelineExecutionArn": arn})
+
+    def _answer_callback(self, action: str, request: dict, start_response):
+        """A Callback step's answer: the step waiting with this token goes on."""
+        token = request.get("CallbackToken", "")
+        with self._lock:
+            runs = list(self._runs.values())
+        for _, executor in runs:
+            callback = executor.callbacks.get(token)
+            if callback is not None:
+                if action == "SendPipelineExecutionStepSuccess":
+                    callback.succeed(request.get("OutputParameters", []))
+                else:
+                    callback.fail(request.get("FailureReason", ""))
+                arn = executor.state.arn
+                return _json_response(start_response, "200 OK", {"PipelineExecutionArn": arn})
+        return _error(
+            start_response, "ResourceNotFound", f"no step is waiting for callback token {token!r}"
+        )
+
+    def _list_parameters(self, request: dict, start_response):
+        arn = request.get("PipelineExecutionArn", "")
+        if executions.find(arn) is None:
+            return _error(start_response, "ResourceNotFound", f"Pipeline execution {arn} not found")
+        definition, overrides = moto_execution_request(arn)
+        declared = json.loads(definition).get("Parameters", [])
+        values = typed_parameters(declared, overrides)
+        listed = [
+            {"Name": p["Name"], "Value": overrides.get(p["Name"], _as_text(values[p["Name"]]))}
+            for p in declared
+        ]
+        return _json_response(start_response, "200 OK", {"PipelineParameters": listed})
+
+    def _pipeline_job(self, kind: str, name: str) -> dict | None:
+        """The Describe*Job answer of a job a pipeline step ran, as it is now."""
         for state in executions.every_state():
             for arn, description in list(state.jobs.items()):
-                if arn.rsplit("/", 1)[-1] == name.lower():
-                    return _json_response(start_response, "200 OK", description)
-        return _json_response(
-            start_response,
-            "400 Bad Request",
-            {"__type": "ValidationException", "message": f"Could not find job {name!r}"},
-        )
+                if f":{ARN_KINDS[kind]}/" in arn and arn.rsplit("/", 1)[-1] == name.lower():
+                    return description
+        return None
+
+    def _describe_job(self, action: str, environ: dict, body: bytes, request: dict, start_response):
+        """A job a pipeline step ran; any other (created by a direct call) is moto's."""
+        kind = DESCRIBE_JOB[action]
+        description = self._pipeline_job(kind, request.get(f"{kind}Name") or "")
+        if description is None:
+            return self._call_moto_through(environ, body, start_response)
+        return _json_response(start_response, "200 OK", description)
+
+    def _list_tuning_trials(self, request: dict, start_response):
+        """ListTrainingJobsForHyperParameterTuningJob: a tuning step's trials."""
+        name = request.get("HyperParameterTuningJobName") or ""
+        tuning = self._pipeline_job("HyperParameterTuningJob", name)
+        if tuning is None:
+            return _error(start_response, "ResourceNotFound", f"Could not find job {name!r}")
+        trials = tuning.get("TrainingJobSummaries", [])
+        if request.get("StatusEquals"):
+            trials = [t for t in trials if t.get("TrainingJobStatus") == request["StatusEquals"]]
+        return _json_response(start_response, "200 OK", {"TrainingJobSummaries": trials})
+
+    def _list_jobs(self, action: str, environ: dict, body: bytes, request: dict, start_response):
+        """moto's jobs and the pipelines' jobs together, filtered and sorted as the API does
+        (NameContains, StatusEquals, Creation/LastModifiedTime bounds, SortBy/SortOrder)."""
+        kind = LIST_JOBS[action]
+        paging = {"MaxResults": request.pop("MaxResults", 100), "NextToken": None}
+        token = request.pop("NextToken", None)
+        environ["CONTENT_LENGTH"] = str(len(moto_body := json.dumps(request).encode()))
+        status, headers, payload = self._call_moto(environ, moto_body)
+        if not status.startswith("200"):
+            start_response(status, headers)
+            return [payload]
+        summaries = json.loads(payload).get(f"{kind}Summaries", [])
+        for state in executions.every_state():
+            for arn, description in list(state.jobs.items()):
+                if f":{ARN_KINDS[kind]}/" in arn:
+                    summaries.append(_job_summary(kind, description))
+        summaries = _filter_jobs(kind, summaries, request)
+        start = int(token or 0)
+        page = summaries[start : start + int(paging["MaxResults"])]
+        answer: dict = {f"{kind}Summaries": page}
+        if start + len(page) < len(summaries):
+            answer["NextToken"] = str(start + len(page))
+        return _json_response(start_response, "200 OK", answer)
 
     def _with_failure_reason(self, status: str, payload: bytes) -> bytes:
         if not status.startswith("200"):
@@ -158,10 +314,15 @@ class PipelinesService:
 
     # --- running executions --------------------------------------------------------------
 
-    def _launch(self, arn: str) -> None:
-        state = ExecutionState.attach(arn)
+    def _launch(
+        self, arn: str, plan: RunPlan | None = None, parallelism: dict | None = None
+    ) -> None:
+        """Run the execution in a thread: a new one, or (with a retry plan) again."""
+        state = executions.find(arn) if plan and plan.selected is None else None
+        state = state or ExecutionState.attach(arn)
         definition, overrides = moto_execution_request(arn)
         state.set_status("Executing")
+        parallelism = parallelism or executions.parallelism_configuration(arn) or {}
         executor = PipelineExecutor(
             definition,
             overrides,
@@ -170,23 +331,102 @@ class PipelinesService:
             self.home,
             executions.step_cache(arn),
             client_environment(self.endpoint_url),
+            max_parallel_steps=parallelism.get("MaxParallelExecutionSteps"),
+            plan=plan,
         )
         thread = threading.Thread(
             target=executor.run, name=f"execution-{state.execution_id}", daemon=True
         )
         with self._lock:
-            self._threads.append(thread)
+            self._runs[arn] = (thread, executor)
         thread.start()
 
     def _clients(self) -> dict:
-        return {name: sandbox_client(name, self.endpoint_url) for name in ("s3", "sagemaker")}
+        clients = {
+            name: sandbox_client(name, self.endpoint_url)
+            for name in ("s3", "sagemaker", "logs", "sqs")
+        }
+        # A Lambda step waits for the function: up to its 15-minute limit, no retry.
+        waiting = Config(read_timeout=15 * 60 + 10, retries={"max_attempts": 1})
+        clients["lambda"] = sandbox_client("lambda", self.endpoint_url, waiting)
+        return clients
+
+    def stop_executions(self, failure_reason: str) -> None:
+        """End every running execution now, Failed with `failure_reason` (the sandbox is
+        stopping: its jobs must not outlive it)."""
+        with self._lock:
+            runs = list(self._runs.values())
+        for thread, executor in runs:
+            if thread.is_alive():
+                executor.stop(failure_reason)
 
     def wait_for_executions(self, timeout: float | None = None) -> None:
-        """Block until every execution started so far has ended."""
+        """Block until every execution (and standalone transform job) started so far has
+        ended."""
         with self._lock:
-            threads = list(self._threads)
+            threads = [thread for thread, _ in self._runs.values()]
         for thread in threads:
             thread.join(timeout)
+        self.transforms.wait(timeout)
+
+
+DESCRIBE_JOB = {f"Describe{kind}": kind for kind in ARN_KINDS}
+LIST_JOBS = {f"List{kind}s": kind for kind in ARN_KINDS}
+
+
+def _job_summary(kind: str, description: dict) -> dict:
+    """A job's entry in List*Jobs, from its Describe*Job answer."""
+    fields = [f"{kind}Name", f"{kind}Arn", f"{kind}Status", "CreationTime", "LastModifiedTime"]
+    fields += [JOB_TIMES[kind][1], "FailureReason", "ExitMessage", "TrainingJobStatusCounters"]
+    summary = {k: description[k] for k in fields if description.get(k) is not None}
+    config = description.get("HyperParameterTuningJobConfig")
+    if config:  # a tuning job's summary lifts these out of its configuration
+        summary.update(Strategy=config.get("Strategy"), ResourceLimits=config.get("ResourceLimits"))
+    return summary
+
+
+def _filter_jobs(kind: str, summaries: list[dict], request: dict) -> list[dict]:
+    def keep(summary: dict) -> bool:
+        created = summary.get("CreationTime", 0)
+        modified = summary.get("LastModifiedTime", created)
+        return (
+            request.get("NameContains", "").lower() in summary[f"{kind}Name"].lower()
+            and request.get("StatusEquals", summary[f"{kind}Status"]) == summary[f"{kind}Status"]
+            and created > float(request.get("CreationTimeAfter", float("-inf")))
+            and created < float(request.get("CreationTimeBefore", float("inf")))
+            and modified > float(request.get("LastModifiedTimeAfter", float("-inf")))
+            and modified < float(request.get("LastModifiedTimeBefore", float("inf")))
+        )
+
+    by = {"Name": f"{kind}Name", "Status": f"{kind}Status"}.get(
+        request.get("SortBy", ""), "CreationTime"
+    )
+    return sorted(
+        filter(keep, summaries),
+        key=lambda s: s.get(by, 0),
+        reverse=request.get("SortOrder", "Descending") == "Descending",
+    )
+
+
+def _without_none_reasons(status: str, payload: bytes) -> bytes:
+    """moto lists an execution that has no failure reason with the reason "None"."""
+    if not status.startswith("200"):
+        return payload
+    listed = json.loads(payload)
+    for summary in listed.get("PipelineExecutionSummaries", []):
+        if summary.get("PipelineExecutionFailureReason") in ("None", None, ""):
+            summary.pop("PipelineExecutionFailureReason", None)
+    return json.dumps(listed).encode()
+
+
+def _as_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _error(start_response, code: str, message: str):
+    return _json_response(start_response, "400 Bad Request", {"__type": code, "message": message})
 
 
 READ_PREFIXES = ("Describe", "List", "Get", "Head", "Search", "BatchGet", "BatchDescribe")

@@ -22,7 +22,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from sandbox import executions, moto_patches
+from sandbox import executions, moto_patches, orchestration_services
 from sandbox.clients import sandbox_client
 from sandbox.constants import HOST, WARM_START_VARIABLE, client_environment, sandbox_home
 from sandbox.daemon import hold_lock
@@ -33,6 +33,7 @@ from sandbox.pipelines_service import PipelinesService
 from sandbox.runner import executor
 
 logger = logging.getLogger(__name__)
+LISTEN_BACKLOG = 1024
 
 
 class _QuietHandler(MotoRequestHandler):
@@ -57,6 +58,7 @@ class Sandbox:
         self.service: PipelinesService | None = None
         self._lock: IO | None = None
         self.snapshots: Snapshots | None = None
+        self._orchestration: orchestration_services.Running | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -77,6 +79,7 @@ class Sandbox:
         self.snapshots = Snapshots(self.home)
         if self.snapshots.restore():
             interrupted = executions.fail_interrupted()
+            interrupted += orchestration_services.fail_interrupted(INTERRUPTED)
             logger.info("sandbox state restored from %s", self.snapshots.folder)
             if interrupted:
                 logger.warning("%d execution(s) ended Failed: %s", interrupted, INTERRUPTED)
@@ -86,10 +89,15 @@ class Sandbox:
         self._server = make_server(
             HOST, self._port, moto_app, threaded=True, request_handler=_QuietHandler
         )
+        # werkzeug listens with a backlog of 128: 200 clients at once (a smoke test under
+        # load) overflowed it, and each dropped connection waited 1 s for TCP to retry.
+        self._server.socket.listen(LISTEN_BACKLOG)
         self.service = PipelinesService(
             moto_app, self.endpoint_url, self.home, os.getpid(), self.snapshots.changed
         )
         self._server.app = self.service
+        # Step Functions and Lambda execute for real, from the first request on.
+        self._orchestration = orchestration_services.enable(self.home, self.endpoint_url)
         if os.environ.get(WARM_START_VARIABLE, "eager") != "lazy":
             executor.warm_up(self.environment)
             preload_serving_libraries()
@@ -102,10 +110,17 @@ class Sandbox:
 
     def stop(self) -> None:
         if self.service:
+            # Nothing runs an execution once the sandbox is gone: its jobs end with it.
+            self.service.stop_executions(INTERRUPTED)
             self.service.wait_for_executions()
+        if self._orchestration:
+            orchestration_services.disable(self._orchestration)
+            self._orchestration = None
         if self._server:
             self._server.shutdown()
             self._server.server_close()
+        if self.service:
+            self.service.runtime.close()
         if self._thread:
             self._thread.join()
         self._server = self._thread = None

@@ -28,7 +28,7 @@ def _lint_imports(root: Path) -> subprocess.CompletedProcess:
 
 def _copy_of_the_repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    for name in ("modelbuild", "modeldeploy", "sandbox", "benchmarks"):
+    for name in ("modelbuild", "modeldeploy", "orchestration", "sandbox", "benchmarks"):
         shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "pyproject.toml", root)
     return root
@@ -45,6 +45,15 @@ def test_the_contract_holds_and_fails_on_an_added_import(tmp_path):
     broken = _lint_imports(root)
     assert broken.returncode == 1
     assert "pipelines.churn.environment -> sandbox" in broken.stdout
+
+
+def test_the_contract_covers_orchestration(tmp_path):
+    root = _copy_of_the_repo(tmp_path)
+    handler = root / "orchestration" / "lambdas" / "champion_gate.py"
+    handler.write_text(handler.read_text() + "\nimport moto  # noqa\n")
+    broken = _lint_imports(root)
+    assert broken.returncode == 1
+    assert "orchestration.lambdas.champion_gate -> moto" in broken.stdout
 
 
 def _closure(lock: dict, root: str) -> dict[str, str]:

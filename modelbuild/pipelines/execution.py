@@ -99,12 +99,18 @@ def registered_package_arn(steps: list[dict]) -> str | None:
     return None
 
 
+# Package metadata a pipeline may register with its quality gate's numbers (the churn
+# pipeline's Champion step: the new model's metric and the champion's).
+GATE_METADATA = "ChampionGate"
+
+
 def print_registered_package(
     sagemaker, s3, result: ExecutionResult, emit: Callable[[str], None] = print
-) -> tuple[str, str, dict[str, float]] | None:
-    """Print the registered package's ARN, approval status and model-quality metrics.
+) -> tuple[str, str, dict[str, float], str | None] | None:
+    """Print the registered package's ARN, approval status, model-quality metrics and, when
+    it was registered with one, its champion gate's numbers.
 
-    Returns (ARN, approval status, metrics), or None when nothing was registered.
+    Returns (ARN, approval status, metrics, gate), or None when nothing was registered.
     """
     arn = registered_package_arn(result.steps)
     if arn is None:
@@ -129,13 +135,19 @@ def print_registered_package(
         }
     for name, value in metrics.items():
         emit(f"  {name:<10} {value:.4f}")
-    return arn, status, metrics
+    gate = package.get("CustomerMetadataProperties", {}).get(GATE_METADATA)
+    if gate:
+        emit(f"  champion gate: {gate}")
+    return arn, status, metrics, gate
 
 
-def metrics_markdown(arn: str, status: str, metrics: dict[str, float]) -> str:
+def metrics_markdown(
+    arn: str, status: str, metrics: dict[str, float], gate: str | None = None
+) -> str:
     """The registered package as a Markdown table (a CI job summary)."""
     rows = "\n".join(f"| {name} | {value:.4f} |" for name, value in metrics.items())
+    gate_line = f"\nChampion gate: {gate}\n" if gate else ""
     return (
         f"### Registered model package\n\n`{arn}` ({status})\n\n"
-        f"| metric | value |\n| --- | --- |\n{rows}\n"
+        f"| metric | value |\n| --- | --- |\n{rows}\n{gate_line}"
     )

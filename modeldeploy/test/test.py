@@ -15,9 +15,8 @@ import os
 import sys
 from pathlib import Path
 
-import boto3
-
-from modeldeploy.errors import ConfigError
+from modeldeploy.accounts import manifest_target, session_for
+from modeldeploy.errors import ConfigError, DeployError
 from modeldeploy.manifest import MANIFEST_FILE, read_manifest
 from modeldeploy.smoke import run_smoke_test
 
@@ -51,16 +50,22 @@ def main(argv: list[str] | None = None) -> int:
         parameters = config["Parameters"]
         endpoint = f"{parameters['SageMakerProjectName']}-{parameters['StageName']}"
         manifest = read_manifest(args.manifest)
+        target = manifest_target(manifest, parameters["StageName"], str(args.manifest))
     except (OSError, json.JSONDecodeError, KeyError) as err:
         print(f"test.py: cannot read {args.import_build_config}: {err!r}", file=sys.stderr)
         return 2
     except ConfigError as err:
         print(f"test.py: {err}", file=sys.stderr)
         return 2
+    try:  # the stage's own account, when build.py named one for it
+        session = session_for(target, parameters["StageName"])
+    except DeployError as err:
+        print(f"test.py: {err}", file=sys.stderr)
+        return 1
     report = run_smoke_test(
-        boto3.client("sagemaker"),
-        boto3.client("sagemaker-runtime"),
-        boto3.client("s3"),
+        session.client("sagemaker"),
+        session.client("sagemaker-runtime"),
+        session.client("s3"),
         endpoint,
         manifest,
         args.latency_budget_ms,

@@ -5,4 +5,4 @@ the approval event → the deploy pipeline, stage by stage as `codepipeline/mode
 lists it → summary and `.sandbox/report/`.
 """
 
-SCENARIOS = ("happy", "gate-failure", "rollback")
+SCENARIOS = ("happy", "gate-failure", "rollback", "multi-account", "stepfunctions", "drift")

@@ -86,6 +86,8 @@ class DeployPipelineRun:
     poll_seconds: float = 0.5
     # Like `aws codebuild start-build --environment-variables-override`: wins over all.
     codebuild_overrides: dict[str, str] = field(default_factory=dict)
+    # Files a commit changes in the source (path in the repository -> content).
+    source_changes: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, Path] = field(default_factory=dict)
     variables: dict[str, dict[str, str]] = field(default_factory=dict)
     stages_run: list[str] = field(default_factory=list)
@@ -119,6 +121,9 @@ class DeployPipelineRun:
             destination = target / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(self.repo / relative, destination)
+        for relative, content in self.source_changes.items():
+            (target / relative).write_text(content)
+            log.say(f"{relative}: changed by this run's commit")
         self.commit = source_commit(self.repo)
         branch = action.configuration.get("BranchName", "")
         log.say(
@@ -193,10 +198,12 @@ class DeployPipelineRun:
 def deploy_command(
     repo: Path, stack: str, template: Path, config: Path, poll_seconds: float = 0.5
 ) -> list[str]:
-    """`modeldeploy/deploy.py` for one stack: what a CloudFormation deploy becomes here."""
+    """`modeldeploy/deploy.py` for one stack: what a CloudFormation deploy becomes here.
+    The native action tests nothing: the pipeline's own test stage smoke-tests after it."""
     return [
         sys.executable,
         str(repo / DEPLOY_SCRIPT),
+        "--no-smoke-test",
         "--stack-name",
         stack,
         "--template-file",

@@ -6,6 +6,13 @@ gate-failure  the build's quality gate is set out of reach: Fail step, nothing r
 rollback      a second model is promoted over what prod serves (after a first one, in a new
               sandbox), then rejected in the registry: the rejection event redeploys the
               previous Approved package to staging and prod
+multi-account the stage configs name a staging and a prod account (a change to
+              modeldeploy/): the foundation grants them the registry and artifacts, each
+              gets codepipeline/stage-account.yml, and the deploy pipeline, as its CodeBuild
+              role, promotes the newest Approved package (a first one is built if there is
+              none) into the staging account, then the prod account; the tooling account's
+              endpoints stay as they were
+stepfunctions, drift   the Step Functions state machine's scenarios (orchestrated.py)
 """
 
 from __future__ import annotations
@@ -18,11 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import boto3
 from botocore.exceptions import ClientError
 
 from modeldeploy.registry import list_packages
 from modeldeploy.smoke import served_package
 from pipelines.execution import list_steps, registered_package_arn
+from sandbox.accounts import admin_environment, assumed_environment
 from sandbox.constants import HOME_VARIABLE
 from sandbox.demo.codepipeline import DeployPipelineRun, deploy_command
 from sandbox.demo.progress import Progress, StageFailed
@@ -32,6 +41,9 @@ from sandbox.demo.trigger import DeployTrigger
 REPO = Path(__file__).resolve().parents[2]
 FOUNDATION_TEMPLATE = REPO / "codepipeline" / "foundation.yml"
 DEPLOY_TEMPLATE = REPO / "codepipeline" / "model-deploy.yml"
+STAGE_ACCOUNT_TEMPLATE = REPO / "codepipeline" / "stage-account.yml"
+# The multi-account scenario's stage accounts (moto keeps each account's state apart).
+STAGE_ACCOUNTS = {"staging": "222222222222", "prod": "333333333333"}
 PIPELINE_MODULE = "pipelines.churn.pipeline"
 UNREACHABLE_ROC_AUC = 0.999  # the gate-failure scenario's MinRocAuc
 SECOND_MODEL_SEED = 7  # different customers, so the rollback's second model differs
@@ -59,6 +71,8 @@ class Outcome:
     expected: bool = True
     message: str = ""
     failure: StageFailed | None = None
+    # Step Functions scenarios: executions {arn, status, path, gate...}, drift per feature.
+    orchestration: dict = field(default_factory=dict)
 
     def failed(self, failure: StageFailed) -> None:
         """An unexpected failure ends the scenario, naming the stage and the reason."""
@@ -90,6 +104,11 @@ class Lifecycle:
         self.sagemaker = sandbox.client("sagemaker")
         self.trigger: DeployTrigger | None = None
         self.deploy_template: Template | None = None
+        # Multi-account: each stage's account, the files a commit changes in the deploy
+        # pipeline's source, and the credentials its actions run with.
+        self.stage_accounts: dict[str, str] = {}
+        self.source_changes: dict[str, str] = {}
+        self.pipeline_environment: dict[str, str] | None = None
 
     # --- stages ----------------------------------------------------------------------------
 
@@ -100,9 +119,11 @@ class Lifecycle:
             "Foundation stack", f"{FOUNDATION_TEMPLATE.name} → {stack}"
         ) as log:
             config = self.work_dir / "foundation-config.json"
-            config.write_text(
-                json.dumps({"Parameters": {"SageMakerProjectName": self.project.name}})
-            )
+            parameters = {
+                "SageMakerProjectName": self.project.name,
+                "StageAccountIds": ",".join(self.stage_accounts.values()),
+            }
+            config.write_text(json.dumps({"Parameters": parameters}))
             log.run(deploy_command(REPO, stack, FOUNDATION_TEMPLATE, config), self.environment)
             exports = self.sandbox.client("cloudformation").get_paginator("list_exports")
             self.exports = {
@@ -126,6 +147,63 @@ class Lifecycle:
                 self.sandbox.client("sqs"),
             )
             log.say(f"EventBridge rule {self.trigger.rule_id}: {json.dumps(self.trigger.pattern)}")
+
+    def stage_account_stacks(self) -> None:
+        """codepipeline/stage-account.yml in each stage account, deployed by that account's
+        administrator, trusting the deploy pipeline's CodeBuild role (which the deploy
+        pipeline's actions then run as); and the stage configs naming the accounts, as a
+        commit to modeldeploy/ would change them."""
+        role = self.deploy_template.resolve({"Fn::GetAtt": ["CodeBuildRole", "Arn"]})
+        with self.progress.stage("Stage accounts", ", ".join(self.stage_accounts.values())) as log:
+            self._pipeline_role(role)
+            for stage, account in self.stage_accounts.items():
+                config = self.work_dir / f"stage-account-{account}.json"
+                parameters = {
+                    "SageMakerProjectName": self.project.name,
+                    "ToolingPipelineRoleArn": role,
+                    "ArtifactKeyArn": self.exports[f"{self.project.name}-artifact-key"],
+                }
+                config.write_text(json.dumps({"Parameters": parameters}))
+                log.say(f"{stage}: account {account}, as its administrator")
+                admin = admin_environment(self.sandbox.endpoint_url, account)
+                command = deploy_command(
+                    REPO, f"{self.project.name}-stage-account", STAGE_ACCOUNT_TEMPLATE, config
+                )
+                log.run(command, {**self.environment, **admin})
+                stage_config = REPO / "modeldeploy" / f"{stage}-config.json"
+                changed = {"Account": account, **json.loads(stage_config.read_text())}
+                self.source_changes[f"modeldeploy/{stage}-config.json"] = json.dumps(changed)
+            self.pipeline_environment = {
+                **self.environment,
+                **assumed_environment(self.sandbox.endpoint_url, role, "sandbox-demo"),
+            }
+            log.say(f"the deploy pipeline's actions run as {role}")
+
+    def _pipeline_role(self, arn: str) -> None:
+        """The deploy template's CodeBuild role, in the tooling account. On AWS the
+        CodeBuild service assumes it; here the tooling account's own credentials stand for
+        the service (the sandbox runs the buildspecs), so the trust names both."""
+        iam = self.sandbox.client("iam")
+        name = arn.rsplit("/", 1)[-1]
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "codebuild.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                },
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": arn.split(":role/")[0] + ":root"},
+                    "Action": "sts:AssumeRole",
+                },
+            ],
+        }
+        try:
+            iam.get_role(RoleName=name)
+        except iam.exceptions.NoSuchEntityException:
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
 
     def data(self, name: str = "churn.csv", seed: int = 42) -> str:
         """Generated customers, uploaded where the pipeline reads its input."""
@@ -196,10 +274,11 @@ class Lifecycle:
             template=self.deploy_template,
             workspace=self.work_dir / f"deploy-{len(outcome.deploy_runs) + 1}",
             repo=REPO,
-            environment=self.environment,
+            environment=self.pipeline_environment or self.environment,
             progress=self.progress,
             approve=self.approve,
             codebuild_overrides=self.codebuild_overrides,
+            source_changes=self.source_changes,
         )
         outcome.deploy_runs.append(run.stages_run)
         run.run()
@@ -259,17 +338,33 @@ class Lifecycle:
         found = list_packages(self.sagemaker, self.project.name)
         return sorted(found, key=lambda p: p.get("ModelPackageVersion", 0))
 
-    def describe_endpoint(self, stage: str) -> dict | None:
+    def stage_sagemaker(self, stage: str, account: str | None = None):
+        """SageMaker in the account a stage lives in (`account`, else the stage's own)."""
+        account = account or self.stage_accounts.get(stage)
+        if account is None:
+            return self.sagemaker
+        admin = admin_environment(self.sandbox.endpoint_url, account)
+        return boto3.client(
+            "sagemaker",
+            endpoint_url=self.sandbox.endpoint_url,
+            region_name=admin["AWS_DEFAULT_REGION"],
+            aws_access_key_id=admin["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=admin["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def describe_endpoint(self, stage: str, sagemaker=None) -> dict | None:
         """A stage's endpoint as DescribeEndpoint answers, or None if it has none."""
+        sagemaker = sagemaker or self.stage_sagemaker(stage)
         try:
-            return self.sagemaker.describe_endpoint(EndpointName=f"{self.project.name}-{stage}")
-        except self.sagemaker.exceptions.ClientError:
+            return sagemaker.describe_endpoint(EndpointName=f"{self.project.name}-{stage}")
+        except sagemaker.exceptions.ClientError:
             return None
 
-    def served_package(self, stage: str) -> str | None:
+    def served_package(self, stage: str, sagemaker=None) -> str | None:
         """The package a stage's endpoint serves (endpoint → config → model → package)."""
-        endpoint = self.describe_endpoint(stage)
-        return served_package(self.sagemaker, endpoint) if endpoint else None
+        sagemaker = sagemaker or self.stage_sagemaker(stage)
+        endpoint = self.describe_endpoint(stage, sagemaker)
+        return served_package(sagemaker, endpoint) if endpoint else None
 
 
 def _match(pattern: str, lines: list[str]) -> str | None:
@@ -284,8 +379,21 @@ def run_scenario(lifecycle: Lifecycle, outcome: Outcome, summary: Path) -> None:
     """Walk `outcome.scenario`, recording into `outcome`; a StageFailed that the scenario
     does not expect propagates."""
     scenario = outcome.scenario
+    if scenario == "multi-account":
+        lifecycle.stage_accounts = dict(STAGE_ACCOUNTS)
     lifecycle.foundation()
-    lifecycle.data()
+    data_uri = lifecycle.data()
+    if scenario in ("stepfunctions", "drift"):
+        from sandbox.demo import orchestrated  # the Step Functions scenarios
+
+        if scenario == "stepfunctions":
+            orchestrated.stepfunctions(lifecycle, outcome, data_uri)
+        else:
+            orchestrated.drift(lifecycle, outcome, summary)
+        return
+    if scenario == "multi-account":
+        _multi_account(lifecycle, outcome, summary)
+        return
     if scenario == "gate-failure":
         _gate_failure(lifecycle, outcome, summary)
         return
@@ -316,6 +424,34 @@ def _rollback(lifecycle: Lifecycle, outcome: Outcome, summary: Path) -> None:
         f"prod serves the first package again ({first}) after {second} was rejected"
         if outcome.expected
         else f"prod serves {serving}, expected the first package {first}"
+    )
+
+
+def _multi_account(lifecycle: Lifecycle, outcome: Outcome, summary: Path) -> None:
+    """Promote into the stage accounts: the newest Approved package (the deploy pipeline
+    runs for the commit naming the accounts), or a first one built and approved."""
+    tooling = {s: lifecycle.served_package(s, lifecycle.sagemaker) for s in ("staging", "prod")}
+    lifecycle.stage_account_stacks()
+    approved = [p for p in lifecycle.packages() if p.get("ModelApprovalStatus") == "Approved"]
+    if approved:
+        package = approved[-1]["ModelPackageArn"]
+        print(
+            "  modeldeploy/ changed (the stage configs name accounts): the deploy pipeline "
+            f"promotes the newest Approved package, {package}"
+        )
+        lifecycle.deploy_pipeline(outcome)
+    else:
+        package = _promote(lifecycle, outcome, {}, summary)
+    serving = {s: lifecycle.served_package(s) for s in ("staging", "prod")}
+    after = {s: lifecycle.served_package(s, lifecycle.sagemaker) for s in ("staging", "prod")}
+    outcome.expected = serving == {"staging": package, "prod": package} and after == tooling
+    outcome.message = (
+        f"account {STAGE_ACCOUNTS['staging']} (staging) and account "
+        f"{STAGE_ACCOUNTS['prod']} (prod) serve {package}; the tooling account's endpoints "
+        "are unchanged"
+        if outcome.expected
+        else f"expected {package} in both stage accounts and the tooling account unchanged; "
+        f"stage accounts serve {serving}, the tooling account {after} (before: {tooling})"
     )
 
 

@@ -16,8 +16,10 @@ from botocore.exceptions import ClientError
 
 from modeldeploy.registry import describe_package, read_metrics
 from modeldeploy.smoke import served_package
-from sandbox.demo import graph
+from sandbox.demo import graph, orchestration_report
 from sandbox.demo.progress import StageTiming
+from sandbox.deployment_journal import describe as describe_deployment
+from sandbox.deployment_journal import read_journal
 
 IMAGES = ("roc_curve.png", "confusion_matrix.png")
 
@@ -43,12 +45,13 @@ def collect(lifecycle, outcome) -> dict:
         endpoint = lifecycle.describe_endpoint(stage)
         if endpoint:
             status = endpoint["EndpointStatus"]
-            package = served_package(lifecycle.sagemaker, endpoint)
+            package = served_package(lifecycle.stage_sagemaker(stage), endpoint)
             facts["endpoints"][f"{lifecycle.project.name}-{stage}"] = {
                 "status": status,
                 "package": package,
                 "version": versions.get(package),
             }
+    facts["deployments"] = _deployments(lifecycle)
     execution = next((e for e in reversed(outcome.executions) if e.get("arn")), None)
     if execution:
         sagemaker = lifecycle.sagemaker
@@ -98,6 +101,7 @@ def write(report_dir: Path, outcome, timings, facts, metrics_md: Path, elapsed: 
         images.append(target.name)
     metrics = metrics_md.read_text() if metrics_md.exists() else ""
     graph_facts = (facts or {}).get("graph")
+    orchestration_report.drift_plot(outcome.orchestration.get("drift"), report_dir)
     markdown = _markdown(
         outcome, timings, facts or {}, metrics, images, graph_facts, elapsed, report_dir
     )
@@ -105,6 +109,11 @@ def write(report_dir: Path, outcome, timings, facts, metrics_md: Path, elapsed: 
     page = _html(outcome, timings, facts or {}, metrics, images, graph_facts, elapsed, report_dir)
     (report_dir / "index.html").write_text(page)
     return report_dir / "index.html"
+
+
+def _drift_image(report_dir: Path) -> str | None:
+    image = report_dir / orchestration_report.DRIFT_IMAGE
+    return image.name if image.exists() else None
 
 
 def _headline(outcome) -> str:
@@ -117,6 +126,19 @@ def _timing_rows(timings: list[StageTiming], report_dir: Path) -> list[tuple[str
         (t.name, t.status, f"{t.seconds:.1f} s", str(t.log.relative_to(report_dir)))
         for t in timings
     ]
+
+
+def _deployments(lifecycle) -> list[str]:
+    """The last blue/green update of each stage's endpoint, as lines: each traffic shift
+    with what each fleet served (sandbox/guardrails.py records them)."""
+    lines = []
+    for stage in ("staging", "prod"):
+        records = read_journal(
+            Path(lifecycle.sandbox.home) / "endpoints", f"{lifecycle.project.name}-{stage}"
+        )
+        if records:
+            lines += describe_deployment(records[-1])
+    return lines
 
 
 def _markdown(outcome, timings, facts, metrics, images, graph_facts, elapsed, report_dir) -> str:
@@ -133,7 +155,11 @@ def _markdown(outcome, timings, facts, metrics, images, graph_facts, elapsed, re
     parts += [f"![{name}]({name})\n" for name in images]
     if graph_facts:
         parts.append("## Pipeline graph\n\n" + graph.mermaid(**graph_facts))
+    parts.append(orchestration_report.markdown(outcome, _drift_image(report_dir)))
     parts.append(_endpoints_markdown(facts))
+    if facts.get("deployments"):
+        shifts = "\n".join(facts["deployments"])
+        parts.append(f"## Guarded deployments (blue/green)\n\n```text\n{shifts}\n```\n")
     rows = "\n".join(
         f"| {n} | {s} | {t} | [log]({p}) |" for n, s, t, p in _timing_rows(timings, report_dir)
     )
@@ -209,6 +235,7 @@ def _html(outcome, timings, facts, metrics, images, graph_facts, elapsed, report
         parts.append("<h2>Evaluation</h2>" + "".join(f'<img src="{n}" alt="{n}">' for n in images))
     if graph_facts:
         parts.append("<h2>Pipeline graph</h2>" + graph.svg(**graph_facts))
+    parts.append(orchestration_report.html_section(outcome, _drift_image(report_dir)))
     endpoint_rows = [
         [
             html.escape(name),
@@ -225,6 +252,9 @@ def _html(outcome, timings, facts, metrics, images, graph_facts, elapsed, report
     parts.append(
         "<h2>Model packages</h2>" + _table(["version", "approval", "package"], package_rows)
     )
+    if facts.get("deployments"):
+        shifts = html.escape("\n".join(facts["deployments"]))
+        parts.append(f"<h2>Guarded deployments (blue/green)</h2><pre>{shifts}</pre>")
     timing_rows = [
         [html.escape(n), html.escape(s), t, f'<a href="{p}">log</a>']
         for n, s, t, p in _timing_rows(timings, report_dir)
@@ -249,6 +279,8 @@ def print_summary(outcome, timings, facts, elapsed: float, report_path: Path) ->
     for name, endpoint in (facts or {}).get("endpoints", {}).items():
         serves = f"serves v{endpoint['version']} {endpoint['package']}"
         print(f"Endpoint {name:<16} {endpoint['status']:<10} {serves}")
+    for line in (facts or {}).get("deployments", []):
+        print(f"Deployment {line}" if not line.startswith(" ") else f"  {line}")
     print("Stages:")
     for timing in timings:
         print(f"  {timing.name:<22} {timing.status:<10} {timing.seconds:6.1f} s")

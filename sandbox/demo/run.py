@@ -1,5 +1,5 @@
-"""`python -m sandbox demo [happy|gate-failure|rollback] [--interactive]`: run a scenario,
-print a summary, write the report; exit 0 when the scenario ended as it should."""
+"""`python -m sandbox demo [SCENARIO] [--interactive]` (sandbox.demo.SCENARIOS): run a
+scenario, print a summary, write the report; exit 0 when the scenario ended as it should."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import sys
 import time
 import warnings
 from pathlib import Path
+
+from botocore.exceptions import ClientError
 
 from sandbox import daemon
 from sandbox.demo import report
@@ -67,10 +69,22 @@ def run_demo(
     rows: int = DEFAULT_ROWS,
     sandbox=None,
     codebuild_overrides: dict[str, str] | None = None,
+    iac: str = "cloudformation",
 ) -> int:
     """Run `scenario`; `sandbox` (a running one) is for tests that chain scenarios;
-    `codebuild_overrides` are environment variables every CodeBuild action gets last."""
+    `codebuild_overrides` are environment variables every CodeBuild action gets last;
+    `iac="terraform"` provisions the build side with Terraform (happy scenario only)."""
     quiet_known_moto_gaps()
+    if iac == "terraform":
+        from sandbox.demo.terraform import unavailable
+
+        if scenario != "happy":
+            print(f"demo: IAC=terraform runs the happy scenario, not {scenario}", file=sys.stderr)
+            return 2
+        why_not = unavailable()
+        if why_not:
+            print(f"demo: IAC=terraform skipped: {why_not}")
+            return 0
     if interactive and not sys.stdin.isatty():
         print("demo: --interactive needs a terminal to ask for the approval", file=sys.stderr)
         return 2
@@ -86,14 +100,22 @@ def run_demo(
     try:
         with sandbox_for_demo(home, progress, sandbox) as sandbox:
             approve = ask if interactive else auto_approve
-            lifecycle = Lifecycle(
-                sandbox, work_dir, progress, approve, rows, codebuild_overrides=codebuild_overrides
-            )
-            try:
-                run_scenario(lifecycle, outcome, summary_md)
-            except StageFailed as failed:
-                outcome.failed(failed)
-            facts = report.collect(lifecycle, outcome)
+            if iac == "terraform":
+                facts = _run_on_terraform(sandbox, work_dir, progress, approve, rows, outcome)
+            else:
+                lifecycle = Lifecycle(
+                    sandbox,
+                    work_dir,
+                    progress,
+                    approve,
+                    rows,
+                    codebuild_overrides=codebuild_overrides,
+                )
+                try:
+                    run_scenario(lifecycle, outcome, summary_md)
+                except StageFailed as failed:
+                    outcome.failed(failed)
+                facts = report.collect(lifecycle, outcome)
     except StageFailed as failed:  # the sandbox itself did not start
         outcome.failed(failed)
         facts = None
@@ -101,3 +123,27 @@ def run_demo(
     written = report.write(report_dir, outcome, progress.timings, facts, summary_md, elapsed)
     report.print_summary(outcome, progress.timings, facts, elapsed, written)
     return 0 if outcome.expected else 1
+
+
+def _run_on_terraform(sandbox, work_dir, progress, approve, rows, outcome) -> dict:
+    """The happy scenario on what Terraform provisions; facts for the report are read
+    before terraform destroy, which runs whatever happened."""
+    from sandbox.demo.terraform import TerraformLifecycle, run_terraform_scenario
+
+    lifecycle = TerraformLifecycle(sandbox, work_dir, progress, approve, rows)
+    try:
+        try:
+            run_terraform_scenario(lifecycle, outcome)
+        except StageFailed as failed:
+            outcome.failed(failed)
+        try:
+            return report.collect(lifecycle, outcome)
+        except ClientError as err:  # e.g. a failed run whose steps name jobs that are gone
+            print(f"demo: the report lacks the sandbox's facts: {err}", file=sys.stderr)
+            return None
+    finally:
+        try:
+            lifecycle.teardown()
+        except StageFailed as failed:
+            if outcome.expected:
+                outcome.failed(failed)

@@ -2,8 +2,9 @@
 
 The demo drives what `codepipeline/*.yml` declares (stages, CodeBuild projects, the
 EventBridge rule) instead of a copy of it, so it needs the values those templates compute:
-`Ref` to a parameter, pseudo parameter or resource, `Fn::Sub`, `Fn::GetAtt` and
-`Fn::ImportValue` (answered by the sandbox's CloudFormation exports, as on AWS).
+`Ref` to a parameter, pseudo parameter or resource, `Fn::Sub`, `Fn::GetAtt`, `Fn::If` (on
+the template's Conditions) and `Fn::ImportValue` (answered by the sandbox's CloudFormation
+exports, as on AWS).
 """
 
 from __future__ import annotations
@@ -70,7 +71,32 @@ class Template:
                 return self._get_att(value)
             if key == "Fn::ImportValue":
                 return self._imports(self.resolve(value))
+            if key == "Fn::If":
+                condition, when_true, when_false = value
+                return self.resolve(when_true if self.condition(condition) else when_false)
         return {key: self.resolve(value) for key, value in node.items()}
+
+    def condition(self, name: str) -> bool:
+        """The template's condition `name` (Fn::Equals, Fn::Not, Fn::And, Fn::Or)."""
+        conditions = self.body.get("Conditions", {})
+        if name not in conditions:
+            raise TemplateError(f"{self.path}: no condition {name!r}")
+        return self._truth(conditions[name])
+
+    def _truth(self, node: Any) -> bool:
+        ((key, value),) = node.items()
+        if key == "Condition":
+            return self.condition(value)
+        if key == "Fn::Equals":
+            left, right = (self.resolve(v) for v in value)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self._truth(value[0])
+        if key == "Fn::And":
+            return all(self._truth(v) for v in value)
+        if key == "Fn::Or":
+            return any(self._truth(v) for v in value)
+        raise TemplateError(f"{self.path}: cannot evaluate condition function {key}")
 
     def _ref(self, name: str) -> str:
         if name in PSEUDO:

@@ -22,11 +22,43 @@ from typing import Any
 PATCHES = (
     "endpoint_name",
     "update_model_package",
+    "sagemaker_tags",
     "stack_update_cascade",
     "change_set_apply",
+    "change_set_changes",  # what a change set would do, as modeldeploy/preview.py shows it
     "empty_change_set",
+    "continue_update_rollback",  # modeldeploy/rollback.py recovers UPDATE_ROLLBACK_FAILED
+    "number_parameters",  # CreateChangeSet refuses a Number parameter that is not one
+    # Deployment guardrails (sandbox/guardrails.py): alarms from the stack, blue/green
+    # endpoint updates, and a stack that rolls back when one fails.
+    "cloudwatch_alarm_resource",
+    "stack_update_rollback",
+    "endpoint_update",
+    "scheduler_schedule_resource",  # a batch deployment's schedule (batch-transform-template)
     "registry_events",
     "server_routing",
+    # What the Terraform AWS provider needs to apply, re-plan and destroy terraform/.
+    "state_machine_validation",
+    "state_machine_versions",
+    "delete_model_package",
+    "delete_model_package_group",
+    "bucket_policy_transport",
+    "bucket_notification_eventbridge",
+    "lambda_dead_letter_config",
+    # Stage accounts read the tooling account's registry through the group's policy.
+    "model_package_group_policy",
+    "create_model_package_group",  # an existing group (and its policy) is kept
+    "model_package_group_resource",  # foundation.yml's group, with that policy
+    "assume_role_trust",  # a stage account's deploy role trusts the pipeline's role only
+    "kms_key_update",  # foundation.yml's key policy grants stage accounts on an update
+    # Step Functions, Lambda, EventBridge as orchestration/ uses them (orchestration_services).
+    "task_failure_cause",
+    "stop_waiting_execution",
+    "execution_name",
+    "lambda_invoke",
+    "event_targets",
+    # The endpoint stack's Model Monitor schedule (python -m sandbox run-monitoring).
+    "monitoring_schedule_resource",
 )
 _MARK = "__sandbox_moto_patch__"
 

@@ -4,7 +4,10 @@ AWS: when an update replaces a resource, every resource that reads it (`Ref`,
 `Fn::GetAtt`) is updated to the new one: a new Model means a new EndpointConfig, which the
 Endpoint then switches to. moto: only the resources whose own template text (or parameters)
 changed are updated, so the Endpoint keeps serving the old config and, through it, a Model
-that no longer exists. The patch adds the readers, transitively, to moto's "Modify" list.
+that no longer exists. The patch adds the readers, transitively, to moto's "Modify" list,
+and orders that list as AWS updates: a resource after the ones it reads (moto keeps template
+order, so an Endpoint whose own parameters changed was updated before its new
+EndpointConfig existed, and kept the old one).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ def apply() -> None:
                 if references(resource) & touched:
                     actions["Modify"].append(name)
                     changed = True
+        actions["Modify"] = dependency_order(actions["Modify"], resources)
         return actions
 
     ResourceMap.build_resource_diff = mark(build_resource_diff, PATCH)
@@ -70,3 +74,16 @@ def references(node) -> set[str]:
     if isinstance(node, list):
         return set().union(*(references(item) for item in node)) if node else set()
     return set()
+
+
+def dependency_order(names: list[str], resources: dict) -> list[str]:
+    """`names` with each resource after the ones among them it reads (otherwise as given)."""
+    pending, ordered = list(names), []
+    while pending:
+        ready = next(
+            (n for n in pending if not (references(resources[n]) & (set(pending) - {n}))),
+            pending[0],  # a cycle: CloudFormation would refuse the template; keep going
+        )
+        pending.remove(ready)
+        ordered.append(ready)
+    return ordered

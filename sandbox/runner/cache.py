@@ -28,6 +28,12 @@ CACHE_KEY_ATTRIBUTES = {
         "HyperParameters",
         "InputDataConfig",
     ),
+    "Transform": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
+    "Tuning": (
+        "HyperParameterTuningJobConfig",
+        "TrainingJobDefinition",
+        "TrainingJobDefinitions",
+    ),
 }
 _DURATION = re.compile(
     r"^P?(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$",

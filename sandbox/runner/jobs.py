@@ -17,6 +17,7 @@ fresh process. Either way the log ends with the process's wall time and peak RSS
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ import shlex
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,15 +34,32 @@ from typing import IO
 
 from sandbox.runner import s3 as s3_transfer
 from sandbox.runner import warm
+from sandbox.runner.cancellation import Cancellation, terminate_group
+from sandbox.safe_tar import safe_extract
 
 CONTAINER_ROOT = "/opt/ml/"
+# Hyperparameters for the framework container itself (sagemaker_program, ...): the training
+# toolkit neither passes them to the script nor lists them in SM_HPS.
+RESERVED_HYPERPARAMETER_PREFIX = "sagemaker_"
 HOST_ML = Path("/opt/ml")  # what a job without isolation must leave as it found it
 LAUNCHER = Path(__file__).with_name("launcher.py")
 logger = logging.getLogger(__name__)
 
 
 class JobFailed(Exception):
-    """The job's process failed; the message is its failure reason."""
+    """The job's process failed; the message is its failure reason. `exception_type` is
+    how SageMaker classes the failure for a step's RetryPolicy, when it is one a policy can
+    name: a process killed by a signal it did not ask for is the sandbox's
+    "SageMaker.JOB_INTERNAL_ERROR"; the script's own error (an AlgorithmError on AWS) is
+    not retried."""
+
+    def __init__(self, message: str, exception_type: str | None = None):
+        super().__init__(message)
+        self.exception_type = exception_type
+
+
+class JobStopped(Exception):
+    """The job was stopped (StopPipelineExecution, or the sandbox shutting down)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,7 @@ class Job:
     # Input listings the runner made already (for the cache key): S3 URI -> objects.
     listings: dict[str, list[dict]] = field(default_factory=dict)
     stats: ProcessStats | None = None
+    cancellation: Cancellation | None = None  # a stop ends the job's process
 
     def download(self, uri: str, destination: Path) -> None:
         s3_transfer.download_prefix(self.s3, uri, destination, self.listings.get(uri))
@@ -113,6 +133,7 @@ class _FreshProcess:
                 stderr=subprocess.PIPE,
                 text=True,
                 pass_fds=(report_write,),
+                process_group=0,  # a group of its own, which a stop ends whole
             )
         except OSError:
             self.report.close()
@@ -120,9 +141,15 @@ class _FreshProcess:
         finally:
             os.close(report_write)
         self.stderr = self.process.stderr
+        self._finished = threading.Event()
+
+    def terminate(self, grace: float) -> None:
+        if not self._finished.is_set():
+            terminate_group(self.process.pid, grace, self._finished)
 
     def finish(self) -> warm.Ending:
         code = self.process.wait()
+        self._finished.set()
         with self.report:  # launcher.py's three lines
             lines = self.report.read().decode().split("\n")
         peak, setup_ms, isolation_off = [*lines, "", ""][:3]
@@ -173,14 +200,20 @@ def _isolation_note(ending: warm.Ending, root: Path) -> str:
 
 
 def run_logged(
-    command: list[str], env: dict[str, str], cwd: Path, log_path: Path, root: Path | None = None
+    command: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    log_path: Path,
+    root: Path | None = None,
+    cancellation: Cancellation | None = None,
 ) -> ProcessStats:
     """Run `command`, sending stdout and stderr to `log_path`, and end the log with what
     the process cost. Returns that cost. With `root` (the job folder), the process sees
-    `root`/opt/ml as /opt/ml (isolation.py).
+    `root`/opt/ml as /opt/ml (isolation.py). A stop through `cancellation` ends it.
 
     Raises JobFailed with the last line of stderr when it exits nonzero, and when it ran
-    without isolation (unavailable here) and the host's /opt/ml changed meanwhile.
+    without isolation (unavailable here) and the host's /opt/ml changed meanwhile;
+    JobStopped when a stop ended it.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     if root is not None:
@@ -197,11 +230,12 @@ def run_logged(
             process = _start(command, env, cwd, log, root)
         except OSError as err:
             raise JobFailed(f"cannot start {command[0]!r}: {err.strerror}") from None
-        for line in process.stderr:
-            log.write(line)
-            if line.strip():
-                last_line = line.strip()
-        ending = process.finish()
+        with cancellation.watching(process) if cancellation else contextlib.nullcontext():
+            for line in process.stderr:
+                log.write(line)
+                if line.strip():
+                    last_line = line.strip()
+            ending = process.finish()
         code = ending.exit_code
         stats = ProcessStats(time.perf_counter() - started, ending.peak_rss_bytes)
         if root is not None:
@@ -213,8 +247,14 @@ def run_logged(
             f"without isolation ({ending.isolation_off}): use the paths in its arguments "
             "and environment instead"
         )
-    if code is None:
-        raise JobFailed(last_line or "process was killed before it could exit")
+    if code != 0 and cancellation and cancellation.requested:
+        raise JobStopped(f"stopped after {stats.seconds:.1f} s")
+    if code is None or code > 128:
+        signal_number = "" if code is None else f" (signal {code - 128})"
+        raise JobFailed(
+            last_line or f"process was killed before it could exit{signal_number}",
+            "SageMaker.JOB_INTERNAL_ERROR",
+        )
     if code != 0:
         raise JobFailed(last_line or f"process exited with code {code}")
     return stats
@@ -244,7 +284,9 @@ def run_processing(job: Job) -> dict:
         **{k: job.rewrite(str(v)) for k, v in request.get("Environment", {}).items()},
     }
     job.folder.mkdir(parents=True, exist_ok=True)
-    job.stats = run_logged(command, env, job.folder, job.log_path, root=job.folder)
+    job.stats = run_logged(
+        command, env, job.folder, job.log_path, root=job.folder, cancellation=job.cancellation
+    )
 
     for item in outputs:
         s3_output = item["S3Output"]
@@ -280,7 +322,9 @@ def _cli_arguments(hyperparameters: dict) -> list[str]:
 def _training_environment(job: Job, channels: list[str], source: dict) -> dict[str, str]:
     """The SM_* variables SDK v3's environment.py sets, with paths in the job folder."""
     hyperparameters = {
-        k: _hyperparameter_value(v) for k, v in job.request.get("HyperParameters", {}).items()
+        k: _hyperparameter_value(v)
+        for k, v in job.request.get("HyperParameters", {}).items()
+        if not k.startswith(RESERVED_HYPERPARAMETER_PREFIX)
     }
     data_dir = job.host_path("/opt/ml/input/data")
     env = {
@@ -345,46 +389,22 @@ def _final_metrics(log_text: str, definitions: list[dict]) -> list[dict]:
     return metrics
 
 
-def run_training(job: Job) -> dict:
-    """Run a CreateTrainingJob request made by SDK v3's ModelTrainer (script mode).
-
-    Returns DescribeTrainingJob-shaped properties, ModelArtifacts included.
-    """
-    request = job.request
-    channels = [c["ChannelName"] for c in request.get("InputDataConfig", [])]
-    if "sm_drivers" not in channels:
-        raise JobFailed(
-            "only SDK v3 ModelTrainer script mode (an sm_drivers channel) runs "
-            "locally; this training job has none"
-        )
+def download_channels(job: Job) -> Path:
+    """Each channel of the request into the job's /opt/ml/input/data/<channel>; returns that
+    data folder. Raises JobFailed for a channel that is not an S3 data source."""
     data_dir = job.host_path("/opt/ml/input/data")
-    for channel in request["InputDataConfig"]:
+    for channel in job.request.get("InputDataConfig", []):
         source = channel["DataSource"].get("S3DataSource")
         if source is None:
             raise JobFailed(f"channel {channel['ChannelName']!r}: only S3 data sources run locally")
         job.download(source["S3Uri"], data_dir / channel["ChannelName"])
-    source_code = json.loads((data_dir / "sm_drivers" / "sourcecode.json").read_text())
-    if source_code.get("requirements"):
-        with job.log_path.open("a") as log:
-            log.write("sandbox: requirements are not installed; the project venv is used\n")
-    for folder in ("/opt/ml/model", "/opt/ml/output/data", "/opt/ml/input/config"):
-        job.host_path(folder).mkdir(parents=True, exist_ok=True)
+    return data_dir
 
-    hyperparameters = request.get("HyperParameters", {})
-    env = {
-        **job.base_environment,
-        **_training_environment(job, channels, source_code),
-        **{k: job.rewrite(str(v)) for k, v in request.get("Environment", {}).items()},
-    }
-    code_dir = data_dir / "code" if "code" in channels else data_dir / "sm_drivers"
-    job.stats = run_logged(
-        _training_command(source_code, hyperparameters),
-        env,
-        code_dir,
-        job.log_path,
-        root=job.folder,
-    )
 
+def completed_training(job: Job, metrics: list[dict]) -> dict:
+    """Pack the job's /opt/ml/model into `<S3OutputPath>/<job name>/output/model.tar.gz`, as
+    SageMaker does when a training job ends; returns DescribeTrainingJob-shaped properties."""
+    request = job.request
     output_path = request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
     packed = job.folder / "packed"
     packed.mkdir(exist_ok=True)
@@ -392,7 +412,6 @@ def run_training(job: Job) -> dict:
     model_uri = f"{output_path}/{job.name}/output/model.tar.gz"
     bucket, key = s3_transfer.split_uri(model_uri)
     s3_transfer.upload_file(job.s3, packed / "model.tar.gz", bucket, key)
-    metric_definitions = request.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
     return {
         **request,
         "TrainingJobName": job.name,
@@ -400,5 +419,85 @@ def run_training(job: Job) -> dict:
         "TrainingJobStatus": "Completed",
         "SecondaryStatus": "Completed",
         "ModelArtifacts": {"S3ModelArtifacts": model_uri},
-        "FinalMetricDataList": _final_metrics(job.log_path.read_text(), metric_definitions),
+        "FinalMetricDataList": metrics,
     }
+
+
+def run_training(job: Job) -> dict:
+    """Run a CreateTrainingJob request: SDK v3 ModelTrainer script mode (an sm_drivers
+    channel), an SDK v3 `@step` function (function_step.py), or a built-in algorithm's image
+    (algorithms.py).
+
+    Returns DescribeTrainingJob-shaped properties, ModelArtifacts included.
+    """
+    # Imported here: both modules import this one.
+    from sandbox.runner import algorithms, function_step
+
+    request = job.request
+    channels = [c["ChannelName"] for c in request.get("InputDataConfig", [])]
+    if "sm_drivers" in channels:
+        return _run_script_mode(job)
+    if function_step.is_function_step(request):
+        return function_step.run_function_step(job)
+    image = request.get("AlgorithmSpecification", {}).get("TrainingImage")
+    algorithm = algorithms.identify(image)
+    if algorithm is not None and "sagemaker_program" not in request.get("HyperParameters", {}):
+        return algorithms.run_builtin_training(job, algorithm)
+    raise JobFailed(
+        "only SDK v3 ModelTrainer script mode (an sm_drivers channel), @step functions and "
+        "the built-in xgboost and linear-learner images run locally; this training job "
+        f"(image {image or 'none'}) is none of them"
+    )
+
+
+def _code_dir(job: Job, data_dir: Path, channels: list[str]) -> Path:
+    """Where the entry script is: the `code` channel; or, for the requests SDK v3's
+    HyperparameterTuner makes (no `code` channel, no entrypoint: the framework image runs
+    `sagemaker_program` from `sagemaker_submit_directory`), that archive unpacked in
+    /opt/ml/code; else the drivers' channel."""
+    if "code" in channels:
+        return data_dir / "code"
+    submit = str(job.request.get("HyperParameters", {}).get("sagemaker_submit_directory", ""))
+    if submit.startswith("s3://"):
+        code_dir = job.host_path("/opt/ml/code")
+        archive = job.folder / "sourcedir.tar.gz"
+        bucket, key = s3_transfer.split_uri(submit)
+        job.s3.download_file(bucket, key, str(archive))
+        safe_extract(archive, code_dir)
+        return code_dir
+    return data_dir / "sm_drivers"
+
+
+def _run_script_mode(job: Job) -> dict:
+    """SDK v3 ModelTrainer script mode: what its sm_train.sh and drivers would run."""
+    request = job.request
+    channels = [c["ChannelName"] for c in request.get("InputDataConfig", [])]
+    data_dir = download_channels(job)
+    source_code = json.loads((data_dir / "sm_drivers" / "sourcecode.json").read_text())
+    if source_code.get("requirements"):
+        with job.log_path.open("a") as log:
+            log.write("sandbox: requirements are not installed; the project venv is used\n")
+    for folder in ("/opt/ml/model", "/opt/ml/output/data", "/opt/ml/input/config"):
+        job.host_path(folder).mkdir(parents=True, exist_ok=True)
+
+    hyperparameters = {
+        k: v
+        for k, v in request.get("HyperParameters", {}).items()
+        if not k.startswith(RESERVED_HYPERPARAMETER_PREFIX)
+    }
+    env = {
+        **job.base_environment,
+        **_training_environment(job, channels, source_code),
+        **{k: job.rewrite(str(v)) for k, v in request.get("Environment", {}).items()},
+    }
+    code_dir = _code_dir(job, data_dir, channels)
+    job.stats = run_logged(
+        _training_command(source_code, hyperparameters),
+        env,
+        code_dir,
+        job.log_path,
+        root=job.folder,
+        cancellation=job.cancellation,
+    )
+    metric_definitions = request.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
+    return completed_training(job, _final_metrics(job.log_path.read_text(), metric_definitions))

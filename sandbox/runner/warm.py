@@ -20,6 +20,8 @@ import threading
 from pathlib import Path
 from typing import IO, NamedTuple
 
+from sandbox.runner.cancellation import terminate_group
+
 SERVER = Path(__file__).with_name("warm_server.py")
 # Read when a library is imported or loaded, so a job that sets one differently from the
 # warm interpreter must start fresh to see its own value.
@@ -62,24 +64,37 @@ class Ending(NamedTuple):
 
 
 class WarmJob:
-    """A job running in the warm interpreter: its stderr, and `finish` for its outcome."""
+    """A job running in the warm interpreter: its stderr, `finish` for its outcome and
+    `terminate` to stop it."""
 
     def __init__(self, connection: socket.socket, stderr: IO[str]):
         self.connection = connection
         self.stderr = stderr
+        self._finished = threading.Event()
+        received = b""
+        while b"\n" not in received and (chunk := connection.recv(64)):
+            received += chunk
+        pid, _, self._rest = received.partition(b"\n")
+        self.pid = int(pid) if pid else None  # None: it died before it could say
+
+    def terminate(self, grace: float) -> None:
+        if self.pid is not None and not self._finished.is_set():
+            terminate_group(self.pid, grace, self._finished)
 
     def finish(self) -> Ending:
         """Wait for the end; the exit code is None when a signal killed the job before it
         could answer."""
-        chunks = []
+        chunks = [self._rest]
         with self.connection:
             while chunk := self.connection.recv(4096):
                 chunks.append(chunk)
+        self._finished.set()
         self.stderr.close()
-        if not chunks:
+        answer = b"".join(chunks)
+        if not answer:
             return Ending(None, 0)
-        answer = json.loads(b"".join(chunks))
-        return Ending.from_report(answer["exit_code"], answer)
+        report = json.loads(answer)
+        return Ending.from_report(report["exit_code"], report)
 
 
 class WarmInterpreter:

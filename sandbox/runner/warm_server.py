@@ -9,7 +9,8 @@ have; the client (`warm.py`) decides which jobs may run here.
 
 Protocol, one connection a job on the inherited listening Unix socket: the client sends one
 byte with two file descriptors attached (the job's stdout and stderr), then the request as
-JSON (`argv`, `env`, `cwd`, `root`), then shuts down its side. The forked job answers on the same
+JSON (`argv`, `env`, `cwd`, `root`), then shuts down its side. The forked job, the leader of a
+process group of its own, first sends its pid and a newline, then answers on the same
 connection, as it ends, with JSON `{"exit_code", "peak_rss_bytes", "isolation_off",
 "isolation_ms"}`; a job killed by a signal closes it without an answer. A `root` (the job
 folder, or null) runs the job isolated: /opt/ml is `root`/opt/ml (isolation.py, set up in
@@ -102,6 +103,9 @@ def _isolate(root: str | None) -> dict:
 def _run_job(connection: socket.socket, fds: list[int], request: dict) -> None:
     """In the forked child: become the job, run it, answer, and exit (never returns)."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the job may wait for its own children
+    # A process group of its own, which a stop ends whole; its pid goes first on the wire.
+    os.setpgid(0, 0)
+    connection.sendall(f"{os.getpid()}\n".encode())
     atexit._clear()  # the server's exit handlers are not the job's (as multiprocessing does)
     stdout, stderr = fds
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)

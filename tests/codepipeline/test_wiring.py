@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modeldeploy import build, deploy
+from modeldeploy import build, deploy, preview
 from modeldeploy.stage_config import _CfnLoader
 from pipelines import get_pipeline_definition, run_pipeline
 from pipelines.churn.environment import load_environment
@@ -30,9 +30,15 @@ BUILDSPECS = {
     "buildspec.yml": ("model-build.yml", "ModelBuildProject"),
     "modeldeploy/buildspec.yml": ("model-deploy.yml", "BuildProject"),
     "modeldeploy/test/buildspec.yml": ("model-deploy.yml", "TestProject"),
+    "modeldeploy/preview-buildspec.yml": ("model-deploy.yml", "PreviewProject"),
 }
 # Set by CodeBuild itself in every build.
-CODEBUILD_VARIABLES = {"AWS_REGION", "AWS_DEFAULT_REGION", "CODEBUILD_RESOLVED_SOURCE_VERSION"}
+CODEBUILD_VARIABLES = {
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "CODEBUILD_RESOLVED_SOURCE_VERSION",
+    "CODEBUILD_BUILD_ID",
+}
 
 
 def template(path: Path) -> dict:
@@ -51,6 +57,7 @@ PARSERS = {
     "get-pipeline-definition": get_pipeline_definition.parse_args,
     "modeldeploy/build.py": build.parse_args,
     "modeldeploy/deploy.py": deploy.parse_args,
+    "deploy-preview": preview.parse_args,
     "modeldeploy/test/test.py": lambda argv: _smoke_cli().parse_args(argv),
 }
 
@@ -73,7 +80,7 @@ def test_workflows_pass_actionlint():
         cwd=ROOT,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert {p.name for p in WORKFLOWS} == {"ci.yml", "build.yml", "deploy.yml"}
+    assert {p.name for p in WORKFLOWS} == {"ci.yml", "build.yml", "deploy.yml", "terraform.yml"}
 
 
 def _commands(text: str) -> list[list[str]]:
@@ -104,7 +111,7 @@ def _invocations() -> list[tuple[str, list[str]]]:
                 name = word.removeprefix(".venv/bin/")
                 if name == "python" and i + 1 < len(argv) and argv[i + 1].endswith(".py"):
                     found.append((argv[i + 1], argv[i + 2 :]))
-                elif name in ("run-pipeline", "get-pipeline-definition"):
+                elif name in ("run-pipeline", "get-pipeline-definition", "deploy-preview"):
                     found.append((name, argv[i + 1 :]))
     return found
 
@@ -144,6 +151,24 @@ def test_buildspec_variables_are_set_by_the_codebuild_project(buildspec):
     assert not missing, f"{buildspec} uses unset variables: {sorted(missing)}"
 
 
+# What Step Functions needs to deliver logs and traces (orchestration.yml); AWS defines
+# these actions on no resource.
+STATE_MACHINE_LOG_DELIVERY = {
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+}
+
+
 def _statements(node):
     if isinstance(node, dict):
         if "Effect" in node and "Action" in node:
@@ -162,13 +187,17 @@ def test_iam_has_no_wildcard_actions(path):
             statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         )
         assert "*" not in actions, (path.name, statement)
-        if statement.get("Resource") == "*" and statement.get("Sid") != "AccountAdministers":
-            # Only actions that AWS defines on no resource may use "*" (ECR auth, image pulls).
+        # In a key policy (foundation.yml's ArtifactKey), "*" is the key itself.
+        key_policy = statement.get("Sid") in ("AccountAdministers", "StageAccountsUseArtifacts")
+        if statement.get("Resource") == "*" and not key_policy:
+            # Only actions that AWS defines on no resource may use "*" (ECR auth, image pulls,
+            # a state machine's log delivery and X-Ray traces).
             assert all(not a.endswith(":*") for a in actions), (path.name, statement)
             assert set(actions) <= {
                 "ecr:GetAuthorizationToken",
                 "ecr:BatchGetImage",
                 "ecr:GetDownloadUrlForLayer",
+                *STATE_MACHINE_LOG_DELIVERY,
             }, (path.name, statement)
 
 
@@ -190,6 +219,7 @@ def test_deploy_pipeline_stages_and_triggers():
         "Build",
         "DeployStaging",
         "TestStaging",
+        "PreviewProd",
         "ApproveDeployment",
         "DeployProd",
         "TestProd",
@@ -197,16 +227,22 @@ def test_deploy_pipeline_stages_and_triggers():
     assert pipeline["PipelineType"] == "V2" and pipeline["ExecutionMode"] == "QUEUED"
     staging = pipeline["Stages"][2]["Actions"][0]["Configuration"]
     assert staging["ActionMode"] == "REPLACE_ON_FAILURE"
-    approval = pipeline["Stages"][4]["Actions"][0]["Configuration"]["CustomData"]
+    approval = pipeline["Stages"][5]["Actions"][0]["Configuration"]["CustomData"]
     assert "#{BuildVariables.MODEL_PACKAGE_ARN}" in approval
     assert "#{BuildVariables.MODEL_METRICS}" in approval
-    test_prod = pipeline["Stages"][6]["Actions"][0]["Configuration"]
+    test_prod = pipeline["Stages"][7]["Actions"][0]["Configuration"]
     assert json.loads(test_prod["EnvironmentVariables"]) == [
         {"name": "STAGE", "value": "prod", "type": "PLAINTEXT"}
     ]
     rule = resources["ModelPackageStateChangeRule"]["Properties"]["EventPattern"]
     assert rule["detail-type"] == ["SageMaker Model Package State Change"]
-    assert rule["detail"]["ModelApprovalStatus"] == ["Approved", "Rejected"]
+    # Approvals deploy unless the orchestration stack owns deployment; rejections roll back.
+    # (The loader reads !If as its plain argument.)
+    assert rule["detail"]["ModelApprovalStatus"] == [
+        "DeployOnApproval",
+        ["Approved", "Rejected"],
+        ["Rejected"],
+    ]
 
 
 def test_build_pipeline_triggers_on_modelbuild_changes_and_schedule():

@@ -34,6 +34,7 @@ def test_actions_are_the_templates_stages_in_order_with_values_resolved():
         ("Build", "CodeBuild"),
         ("DeployStaging", "CloudFormation"),
         ("TestStaging", "CodeBuild"),
+        ("PreviewProd", "CodeBuild"),
         ("ApproveDeployment", "Manual"),
         ("DeployProd", "CloudFormation"),
         ("TestProd", "CodeBuild"),

@@ -115,7 +115,7 @@ def test_report_has_metrics_images_graph_endpoints_and_timings(demo, capsys):
     assert "churn-prod" in page and "<td>auc</td>" in page
     markdown = (report / "report.md").read_text()
     assert "| auc |" in markdown and "```mermaid" in markdown
-    for link in ("logs/04-model-build.log", "logs/11-deployprod.log"):
+    for link in ("logs/04-model-build.log", "logs/12-deployprod.log"):
         assert f"({link})" in markdown and (report / link).exists()
 
 
@@ -149,3 +149,37 @@ def test_rollback_returns_prod_to_the_first_package(demo, capsys):
     assert smoke_results(rollback.work, 2, "TestProd")["passed"]
     for endpoint in ("churn-staging", "churn-prod"):
         assert served_package(sagemaker, endpoint) == first
+
+
+def test_multi_account_promotes_into_the_stage_accounts(demo, capsys):
+    """After the others (one Approved package left): the stage configs name accounts, and
+    the deploy pipeline puts that package in the staging account, then the prod account,
+    as the CodeBuild role assuming each account's deploy role."""
+    import boto3
+
+    from sandbox.accounts import admin_environment
+    from sandbox.demo.lifecycle import STAGE_ACCOUNTS
+
+    sandbox, run = demo
+    run("rollback", capsys)
+    sagemaker = sandbox.client("sagemaker")
+    tooling = {e: served_package(sagemaker, e) for e in ("churn-staging", "churn-prod")}
+    multi = run("multi-account", capsys)
+    assert multi.code == 0, multi.output[-3000:]
+    assert len(packages(sagemaker)) == 2  # nothing built: the newest Approved is promoted
+    approved = [p for p in packages(sagemaker) if p["ModelApprovalStatus"] == "Approved"]
+    for stage, account in STAGE_ACCOUNTS.items():
+        assert f"Deploying to account {account} as arn:aws:iam::{account}:role/" in multi.output
+        admin = admin_environment(sandbox.endpoint_url, account)
+        there = boto3.client(
+            "sagemaker",
+            endpoint_url=sandbox.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id=admin["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=admin["AWS_SECRET_ACCESS_KEY"],
+        )
+        assert served_package(there, f"churn-{stage}") == approved[-1]["ModelPackageArn"]
+    for stage in ("TestStaging", "TestProd"):
+        assert smoke_results(multi.work, 1, stage)["passed"]
+    # The tooling account's own endpoints are as the other scenarios left them.
+    assert {e: served_package(sagemaker, e) for e in tooling} == tooling

@@ -14,6 +14,8 @@ from pipelines.churn.environment import CONFIG_DIR, ConfigError, load_environmen
 def test_dev_and_prod_thresholds():
     assert load_environment("dev").min_roc_auc == 0.80
     assert load_environment("prod").min_roc_auc == 0.90
+    # A retrained prod model may lose less against its champion than a dev one.
+    assert load_environment("prod").champion_tolerance < load_environment("dev").champion_tolerance
 
 
 def test_configs_carry_instance_types_schedule_and_approval_status():
@@ -51,6 +53,8 @@ def _rewrite(config_dir: Path, **changes) -> None:
         ({"min_roc_auc": None}, "missing field 'min_roc_auc'"),
         ({"min_roc_auc": "high"}, "field 'min_roc_auc' has the wrong type"),
         ({"min_roc_auc": 1.5}, "field 'min_roc_auc' must be in (0, 1]"),
+        ({"champion_tolerance": None}, "missing field 'champion_tolerance'"),
+        ({"champion_tolerance": -0.1}, "field 'champion_tolerance' must be in [0, 1]"),
         ({"training_instance_type": "m5.large"}, "not an ml.* instance type"),
         ({"model_approval_status": "Maybe"}, "field 'model_approval_status' must be one of"),
         ({"retraining_schedule": "daily"}, "field 'retraining_schedule' must be cron"),

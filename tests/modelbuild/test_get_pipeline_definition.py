@@ -58,9 +58,13 @@ def test_renders_with_the_seed_command_line_against_an_endpoint(tmp_path, moto_s
     assert done.stderr == ""  # the SDK's chatter is held back at the default log level
     definition = json.loads(out.read_text())
     steps = [s["Type"] for s in definition["Steps"]]
-    assert steps == ["Processing", "Training", "Processing", "Condition"]
-    condition = definition["Steps"][3]["Arguments"]
-    assert [s["Type"] for s in condition["IfSteps"] + condition["ElseSteps"]] == [
+    # Preprocess, Baseline, Train, Evaluate, Champion, CheckEvaluation
+    processing = "Processing"
+    assert steps == [processing, processing, "Training", processing, processing, "Condition"]
+    floor = definition["Steps"][5]["Arguments"]
+    assert [s["Type"] for s in floor["IfSteps"] + floor["ElseSteps"]] == ["Condition", "Fail"]
+    champion = floor["IfSteps"][0]["Arguments"]
+    assert [s["Type"] for s in champion["IfSteps"] + champion["ElseSteps"]] == [
         "RegisterModel",
         "Fail",
     ]

@@ -54,10 +54,14 @@ def by_name(definition: dict) -> dict[str, dict]:
 def test_steps_and_types(definition):
     assert [(s["Name"], s["Type"]) for s in all_steps(definition["Steps"])] == [
         ("Preprocess", "Processing"),
+        ("Baseline", "Processing"),
         ("Train", "Training"),
         ("Evaluate", "Processing"),
+        ("Champion", "Processing"),
         ("CheckEvaluation", "Condition"),
+        ("CheckChampion", "Condition"),
         ("Register", "RegisterModel"),
+        ("FailChampion", "Fail"),
         ("Fail", "Fail"),
     ]
 
@@ -79,10 +83,14 @@ def test_dependency_graph(definition):
     }
     assert upstream == {
         "Preprocess": [],
+        "Baseline": ["Preprocess"],
         "Train": ["Preprocess"],
         "Evaluate": ["Preprocess", "Train"],
+        "Champion": ["Evaluate"],
         "CheckEvaluation": ["Evaluate"],
-        "Register": ["Evaluate", "Preprocess", "Train"],
+        "CheckChampion": ["Champion", "Evaluate"],
+        "Register": ["Baseline", "Champion", "Evaluate", "Preprocess", "Train"],
+        "FailChampion": ["Champion", "Evaluate"],
         "Fail": ["Evaluate"],
     }
 
@@ -158,13 +166,13 @@ def test_parameter_defaults_come_from_the_environment(environment, definition, p
 
 def test_script_arguments_use_the_paths_the_job_mounts(definition):
     """Every --*-dir argument of a processing script is one of the job's LocalPaths."""
-    for name in ("Preprocess", "Evaluate"):
+    for name in ("Preprocess", "Evaluate", "Champion"):
         arguments = by_name(definition)[name]["Arguments"]
         local_paths = {i["S3Input"]["LocalPath"] for i in arguments["ProcessingInputs"]} | {
             o["S3Output"]["LocalPath"] for o in arguments["ProcessingOutputConfig"]["Outputs"]
         }
         args = arguments["AppSpecification"]["ContainerArguments"]
-        dirs = [args[i + 1] for i, a in enumerate(args) if a.endswith("-dir")]
+        dirs = [args[i + 1] for i, a in enumerate(args) if str(a).endswith("-dir")]
         assert dirs and set(dirs) <= local_paths, name
 
 
@@ -175,6 +183,48 @@ def test_condition_gates_on_roc_auc_against_the_parameter(definition):
         condition["LeftValue"]["Std:JsonGet"]["Path"] == "binary_classification_metrics.auc.value"
     )
     assert condition["RightValue"] == {"Get": "Parameters.MinRocAuc"}
+
+
+def test_champion_gate_follows_the_floor_and_guards_register(definition):
+    """Register runs only when both gates hold: the floor, then the champion minus tolerance."""
+    steps = by_name(definition)
+    assert [s["Name"] for s in steps["CheckEvaluation"]["Arguments"]["IfSteps"]] == [
+        "CheckChampion"
+    ]
+    champion_gate = steps["CheckChampion"]["Arguments"]
+    assert [s["Name"] for s in champion_gate["IfSteps"]] == ["Register"]
+    assert [s["Name"] for s in champion_gate["ElseSteps"]] == ["FailChampion"]
+    [condition] = champion_gate["Conditions"]
+    assert condition["Type"] == "GreaterThanOrEqualTo"
+    assert (
+        condition["LeftValue"]["Std:JsonGet"]["Path"] == "binary_classification_metrics.auc.value"
+    )
+    right = condition["RightValue"]["Std:JsonGet"]
+    assert right["Path"] == "minimum_to_pass"
+    assert right["PropertyFile"] == {"Get": "Steps.Champion.PropertyFiles.ChampionReport"}
+
+
+def test_register_records_the_champion_gate_numbers(definition):
+    metadata = by_name(definition)["Register"]["Arguments"]["CustomerMetadataProperties"]
+    gate = metadata["ChampionGate"]["Std:JsonGet"]
+    assert gate["Path"] == "summary"
+    assert gate["PropertyFile"] == {"Get": "Steps.Champion.PropertyFiles.ChampionReport"}
+
+
+def test_champion_step_is_never_cached_and_reads_the_group(definition):
+    champion = by_name(definition)["Champion"]
+    assert "CacheConfig" not in champion  # the registry changes when the data does not
+    args = champion["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert args[args.index("--model-package-group-name") + 1] == "ChurnPackageGroup"
+    assert gets(args[args.index("--tolerance") + 1]) == ["Parameters.ChampionTolerance"]
+    assert args[args.index("--region") + 1] == "us-east-1"
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_champion_tolerance_defaults_to_the_environment(environment, definition, prod_definition):
+    rendered = definition if environment == "dev" else prod_definition
+    defaults = {p["Name"]: p.get("DefaultValue") for p in rendered["Parameters"]}
+    assert defaults["ChampionTolerance"] == load_environment(environment).champion_tolerance
 
 
 def test_fail_message_joins_metric_and_threshold(definition):

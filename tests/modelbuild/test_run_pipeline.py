@@ -60,7 +60,9 @@ def test_upserts_starts_and_waits(bucket, sagemaker_client, s3_client, capsys):
     assert pipeline["RoleArn"] == ROLE
     assert pipeline["PipelineDescription"] == "nightly"
     definition = json.loads(pipeline["PipelineDefinition"])
-    register = definition["Steps"][3]["Arguments"]["IfSteps"][0]["Arguments"]
+    # Register sits behind both gates: CheckEvaluation -> CheckChampion -> Register.
+    floor = definition["Steps"][5]["Arguments"]  # after the Baseline step
+    register = floor["IfSteps"][0]["Arguments"]["IfSteps"][0]["Arguments"]
     assert register["ModelPackageGroupName"] == "churn-group"
     assert {"Key": "sagemaker:project-name", "Value": "churn"} in sagemaker_client.list_tags(
         ResourceArn=pipeline["PipelineArn"]

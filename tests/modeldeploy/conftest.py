@@ -166,6 +166,13 @@ class Flow:
             str(self.path(f"{stage}-config-export.json")),
             "--poll-seconds",
             "0.1",
+            # The smoke test after a prod update, as quick as smoke() below.
+            "--smoke-timeout-seconds",
+            "10",
+            "--latency-requests",
+            "5",
+            "--latency-budget-ms",
+            "5000",
         ]
         if with_manifest:
             argv += ["--manifest", str(self.path(MANIFEST_FILE))]
@@ -194,6 +201,16 @@ class Flow:
             ]
         )
 
+    def rollback(self, stage: str, reason: str = "test") -> int:
+        """modeldeploy/rollback.py for the stage, its smoke test as quick as smoke()'s."""
+        from modeldeploy import rollback
+
+        return rollback.main(
+            ["--sagemaker-project-name", self.project, "--stage", stage, "--reason", reason]
+            + ["--poll-seconds", "0.1", "--timeout-seconds", "10"]
+            + ["--latency-requests", "5", "--latency-budget-ms", "5000"]
+        )
+
     def results(self, stage: str) -> dict:
         """What the stage's last smoke test wrote."""
         return json.loads(self.path(f"{stage}-results.json").read_text())
@@ -218,3 +235,34 @@ class Flow:
 def fixture_flow(registry, tmp_path, request) -> Flow:
     name = request.node.name.replace("_", "-")[5:25].strip("-")
     return Flow(project=name, group=f"{name}-group", folder=tmp_path)
+
+
+# A model that loads and answers every request with HTTP 500: the churn model's own
+# handlers (from the archive) with predict_fn replaced.
+FAILING_PREDICT = """
+def predict_fn(data, model):  # HTTP 500 from the container: SageMaker counts a 5XX
+    raise RuntimeError("the new model cannot score")
+"""
+
+
+def variant_archive(model_dir: Path, path: Path, predict: str) -> Path:
+    """model.tar.gz of the trained churn model, with `predict` defining its predict_fn."""
+    script = (
+        "from inference_churn import *  # noqa: F403 - the real handlers\n" + predict
+    ).encode()
+    with tarfile.open(path, "w:gz") as tar:
+        for item in model_dir.iterdir():
+            if item.name != "code":
+                tar.add(item, arcname=item.name)
+        tar.add(model_dir / "code" / "inference.py", arcname="code/inference_churn.py")
+        info = tarfile.TarInfo("code/inference.py")
+        info.size = len(script)
+        tar.addfile(info, io.BytesIO(script))
+    return path
+
+
+@pytest.fixture(name="failing_archive", scope="session")
+def fixture_failing_archive(model_dir: Path, tmp_path_factory) -> Path:
+    """A model that loads (so it reaches traffic) but fails every prediction."""
+    folder = tmp_path_factory.mktemp("failing")
+    return variant_archive(model_dir, folder / "model.tar.gz", FAILING_PREDICT)

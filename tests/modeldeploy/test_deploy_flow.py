@@ -43,42 +43,38 @@ def test_redeploying_the_same_package_is_no_change(registry, flow, capsys):
     assert "no changes to deploy" in capsys.readouterr().out
 
 
-def test_broken_model_fails_staging_and_leaves_prod_untouched(registry, flow):
+def test_broken_model_fails_staging_and_leaves_prod_untouched(registry, flow, capsys):
     good = registry.register(flow.group)
     assert flow.promote() == (0, 0, 0, 0, 0)
     registry.register(flow.group, broken=True)
-    assert flow.promote() == (0, 0, 1)  # build, deploy staging, smoke staging fails
-    results = flow.results("staging")
-    failed = [c for c in results["checks"] if not c["passed"]]
-    assert not results["passed"] and failed[0]["name"] == "in-service"
-    assert "weights missing" in failed[0]["detail"]
+    capsys.readouterr()
+    # The staging update's new fleet cannot load the model: the blue/green update fails
+    # before any traffic moves, and the stack rolls back (as UpdateEndpoint does on AWS).
+    assert flow.promote() == (0, 1)  # build, deploy staging fails
+    error = capsys.readouterr().err
+    assert "UPDATE_ROLLBACK_COMPLETE" in error and "weights missing" in error
     described = registry.sagemaker.describe_endpoint(EndpointName=f"{flow.project}-staging")
-    assert described["EndpointStatus"] == "Failed"
+    assert described["EndpointStatus"] == "InService"
     assert "weights missing" in described["FailureReason"]
+    assert _serving(registry, f"{flow.project}-staging") == good
     assert _serving(registry, f"{flow.project}-prod") == good
 
 
 def test_rejecting_the_live_package_brings_the_previous_one_back(registry, flow, capsys):
-    from modeldeploy import rollback
-
     first = registry.register(flow.group)
     assert flow.promote() == (0, 0, 0, 0, 0)
     second = registry.register(flow.group)
     assert flow.promote() == (0, 0, 0, 0, 0)
     assert _serving(registry, f"{flow.project}-prod") == second
 
-    assert (
-        rollback.main(
-            ["--sagemaker-project-name", flow.project, "--stage", "prod", "--reason", "drift"]
-        )
-        == 0
-    )
-    assert f"will now deploy {first}" in capsys.readouterr().out
+    assert flow.rollback("prod", "drift") == 0
+    assert f"{flow.project}-prod now serves {first} (smoke test passed)" in capsys.readouterr().out
+    assert _serving(registry, f"{flow.project}-prod") == first
     assert (
         registry.sagemaker.describe_model_package(ModelPackageName=second)["ModelApprovalStatus"]
         == "Rejected"
     )
-    # The approval-status event runs the same deploy flow; it now picks the first package.
+    # The approval-status event runs the same deploy flow; it picks the first package too.
     assert flow.promote() == (0, 0, 0, 0, 0)
     assert _serving(registry, f"{flow.project}-prod") == first
     assert _serving(registry, f"{flow.project}-staging") == first

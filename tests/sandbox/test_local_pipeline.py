@@ -53,9 +53,20 @@ def test_full_run_registers_a_pending_package_with_metrics(happy_run, sandbox):
         == "Succeeded"
     )
     steps = _steps(sagemaker, arn)
-    assert list(steps) == ["Preprocess", "Train", "Evaluate", "CheckEvaluation", "Register"]
+    # Baseline runs beside Train (both need only Preprocess): either may be listed first.
+    assert list(steps)[1:3] in (["Baseline", "Train"], ["Train", "Baseline"])
+    assert [name for name in steps if name != "Baseline"] == [
+        "Preprocess",
+        "Train",
+        "Evaluate",
+        "Champion",
+        "CheckEvaluation",
+        "CheckChampion",
+        "Register",
+    ]
     assert {s["StepStatus"] for s in steps.values()} == {"Succeeded"}
     assert steps["CheckEvaluation"]["Metadata"]["Condition"]["Outcome"] == "True"
+    assert steps["CheckChampion"]["Metadata"]["Condition"]["Outcome"] == "True"
 
     [package] = _packages(sagemaker, f"{HAPPY}-group")
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
@@ -183,7 +194,10 @@ def test_two_executions_at_once_use_disjoint_prefixes(happy_run, sandbox, tmp_pa
     """The definition exactly as rendered, started twice at once with different data."""
     sagemaker, s3 = sandbox.client("sagemaker"), sandbox.client("s3")
     definition = sagemaker.describe_pipeline(PipelineName=HAPPY)["PipelineDefinition"]
-    register = json.loads(definition)["Steps"][3]["Arguments"]["IfSteps"][0]["Arguments"]
+    # Register sits behind both gates: CheckEvaluation -> CheckChampion -> Register.
+    gates = {s["Name"]: s for s in json.loads(definition)["Steps"]}
+    register = gates["CheckEvaluation"]["Arguments"]["IfSteps"][0]["Arguments"]["IfSteps"][0]
+    register = register["Arguments"]
     group = register["ModelPackageGroupName"]
     before = len(_packages(sagemaker, group))
     sagemaker.create_pipeline(
@@ -215,29 +229,35 @@ def test_two_executions_at_once_use_disjoint_prefixes(happy_run, sandbox, tmp_pa
     assert len(_packages(sagemaker, group)) == before + 2
 
 
-def test_unsupported_step_type_fails_fast_naming_it(sandbox):
+def test_unsupported_step_type_fails_the_execution_at_start_naming_it(sandbox):
+    """A step type the sandbox cannot run fails the execution before any step starts: the
+    Fail step first in the definition, which would otherwise run, never does."""
     sagemaker = sandbox.client("sagemaker")
     definition = {
         "Version": "2020-12-01",
         "Parameters": [],
         "Steps": [
+            {"Name": "First", "Type": "Fail", "Arguments": {"ErrorMessage": "ran"}},
             {
-                "Name": "Notify",
-                "Type": "Lambda",
-                "Arguments": {},
-                "FunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:f",
-            }
+                "Name": "Cluster",
+                "Type": "EMR",
+                "Arguments": {"ClusterId": "j-1", "StepConfig": {}},
+            },
         ],
     }
     sagemaker.create_pipeline(
-        PipelineName="churn-lambda",
+        PipelineName="unsupported-step",
         PipelineDefinition=json.dumps(definition),
         RoleArn="arn:aws:iam::123456789012:role/r",
     )
-    arn = sagemaker.start_pipeline_execution(PipelineName="churn-lambda")["PipelineExecutionArn"]
+    arn = sagemaker.start_pipeline_execution(PipelineName="unsupported-step")[
+        "PipelineExecutionArn"
+    ]
     assert _wait(sagemaker, [arn])[arn] == "Failed"
-    reason = _steps(sagemaker, arn)["Notify"]["FailureReason"]
-    assert "step 'Notify' has type 'Lambda'" in reason
+    reason = sagemaker.describe_pipeline_execution(PipelineExecutionArn=arn)["FailureReason"]
+    assert "step 'Cluster' has type 'EMR'" in reason
+    assert "no step was started" in reason
+    assert _steps(sagemaker, arn) == {}
 
 
 def test_start_outside_enum_values_is_refused_as_on_aws(happy_run, sandbox):
@@ -254,3 +274,35 @@ def test_start_outside_enum_values_is_refused_as_on_aws(happy_run, sandbox):
     assert "'ModelApprovalStatus': 'Maybe' is not one of Approved" in str(refused.value)
     after = sagemaker.list_pipeline_executions(PipelineName=HAPPY)["PipelineExecutionSummaries"]
     assert len(after) == len(before)
+
+
+def test_jobs_and_parameters_are_described_as_the_api_types_them(happy_run, sandbox):
+    """HyperParameters are strings (the pipeline resolves typed parameters into them),
+    the pipeline's jobs are in ListTrainingJobs, and ListPipelineParametersForExecution
+    gives every parameter with the value the run used, defaults included."""
+    _, arn = happy_run
+    sagemaker = sandbox.client("sagemaker")
+    train = _steps(sagemaker, arn)["Train"]["Metadata"]["TrainingJob"]["Arn"]
+    described = sagemaker.describe_training_job(TrainingJobName=train.rsplit("/", 1)[-1])
+    assert described["HyperParameters"]
+    assert all(isinstance(v, str) for v in described["HyperParameters"].values())
+    assert described["TrainingJobStatus"] == "Completed"
+    listed = sagemaker.list_training_jobs(NameContains=arn.rsplit("/", 1)[-1])
+    assert [j["TrainingJobArn"] for j in listed["TrainingJobSummaries"]] == [train]
+
+    definition = json.loads(
+        sagemaker.describe_pipeline_definition_for_execution(PipelineExecutionArn=arn)[
+            "PipelineDefinition"
+        ]
+    )
+    parameters = sagemaker.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
+    values = {p["Name"]: p["Value"] for p in parameters["PipelineParameters"]}
+    assert set(values) == {p["Name"] for p in definition["Parameters"]}
+    # run-pipeline overrides a few parameters; the others are listed with their defaults.
+    defaults = [
+        p["Name"]
+        for p in definition["Parameters"]
+        if "DefaultValue" in p and values[p["Name"]] == str(p["DefaultValue"])
+    ]
+    assert len(defaults) >= len(definition["Parameters"]) // 2, values
+    assert all(isinstance(v, str) for v in values.values())

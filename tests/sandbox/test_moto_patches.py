@@ -12,6 +12,13 @@ import pytest
 
 from sandbox import moto_patches
 from sandbox.moto_patches import MotoInternalsChanged
+from tests.sandbox.test_account_patches import BREAKS as ACCOUNT_BREAKS
+from tests.sandbox.test_deploy_patches import BREAKS as DEPLOY_BREAKS
+from tests.sandbox.test_guardrails import BREAKS as GUARDRAIL_BREAKS
+from tests.sandbox.test_orchestration_services import BREAKS as ORCHESTRATION_BREAKS
+from tests.sandbox.test_preview_patches import BREAKS as PREVIEW_BREAKS
+from tests.sandbox.test_terraform_patches import BREAKS as TERRAFORM_BREAKS
+from tests.sandbox.test_transform_service import BREAKS as BATCH_BREAKS
 
 ROLE = "arn:aws:iam::123456789012:role/ModelExecutionRole"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
@@ -187,6 +194,19 @@ def test_registry_events_is_tested_by_the_demo_tests():
     assert f"def {name}(" in (Path(__file__).parents[2] / path).read_text()
 
 
+def test_sagemaker_tags_sets_each_key_once_on_re_upsert(sandbox):
+    sagemaker = sandbox.client("sagemaker")
+    arn = sagemaker.create_model_package_group(ModelPackageGroupName="tagged-twice")[
+        "ModelPackageGroupArn"
+    ]
+    sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "a"}])
+    sagemaker.add_tags(
+        ResourceArn=arn, Tags=[{"Key": "team", "Value": "b"}, {"Key": "cost", "Value": "1"}]
+    )
+    tags = sagemaker.list_tags(ResourceArn=arn)["Tags"]
+    assert sorted((t["Key"], t["Value"]) for t in tags) == [("cost", "1"), ("team", "b")]
+
+
 def test_server_routing_lists_moto_once_and_still_routes(sandbox, monkeypatch):
     import os
 
@@ -231,6 +251,13 @@ def _break_update_model_package(monkeypatch):
     return "no longer takes model_approval_status, approval_description"
 
 
+def _break_sagemaker_tags(monkeypatch):
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    monkeypatch.setattr(SageMakerModelBackend, "add_tags", lambda self, arn: None)
+    return "no longer takes tags"
+
+
 def _break_stack_update_cascade(monkeypatch):
     from moto.cloudformation.parsing import ResourceMap
 
@@ -266,19 +293,35 @@ def _break_server_routing(monkeypatch):
     return "werkzeug_app no longer imports moto.backends"
 
 
+def _break_monitoring_schedule_resource(monkeypatch):
+    from moto.sagemaker.responses import SageMakerResponse
+
+    monkeypatch.delattr(SageMakerResponse, "sagemaker_backend")
+    return "SageMakerResponse.sagemaker_backend does not exist"
+
+
 BREAKS = {
+    "monitoring_schedule_resource": _break_monitoring_schedule_resource,
     "endpoint_name": _break_endpoint_name,
     "update_model_package": _break_update_model_package,
     "stack_update_cascade": _break_stack_update_cascade,
     "change_set_apply": _break_change_set_apply,
     "empty_change_set": _break_empty_change_set,
+    "sagemaker_tags": _break_sagemaker_tags,
     "registry_events": _break_registry_events,
     "server_routing": _break_server_routing,
 }
+BREAKS.update(TERRAFORM_BREAKS)  # the patches terraform/ needs, tested in their own file
+BREAKS.update(ORCHESTRATION_BREAKS)  # Step Functions, Lambda, EventBridge: their own file
+BREAKS.update(DEPLOY_BREAKS)  # what modeldeploy's failure handling needs: their own file
+BREAKS.update(GUARDRAIL_BREAKS)  # blue/green updates and their alarms: their own file
+BREAKS.update(BATCH_BREAKS)  # a batch deployment's schedule: its own file
+BREAKS.update(PREVIEW_BREAKS)  # what deploy previews need (change_set_changes)
+BREAKS.update(ACCOUNT_BREAKS)  # several accounts: registry policy, AssumeRole trust
 
 
 def test_every_patch_has_a_break():
-    assert tuple(BREAKS) == moto_patches.PATCHES
+    assert sorted(BREAKS) == sorted(moto_patches.PATCHES)  # breaks come from three files
 
 
 @pytest.mark.parametrize("patch", moto_patches.PATCHES)

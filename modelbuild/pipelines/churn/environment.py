@@ -29,6 +29,8 @@ class ConfigError(ValueError):
 class EnvironmentConfig:
     name: str
     min_roc_auc: float
+    # How far below the champion's ROC AUC a new model may be and still pass (CheckChampion).
+    champion_tolerance: float
     processing_instance_type: str
     training_instance_type: str
     model_approval_status: str
@@ -64,6 +66,9 @@ def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvironmentCon
     threshold = _field(raw, "min_roc_auc", (int, float), path)
     if not 0 < threshold <= 1:
         raise ConfigError(f"{path}: field 'min_roc_auc' must be in (0, 1], got {threshold}")
+    tolerance = _field(raw, "champion_tolerance", (int, float), path)
+    if not 0 <= tolerance <= 1:
+        raise ConfigError(f"{path}: field 'champion_tolerance' must be in [0, 1], got {tolerance}")
     for key, rule in INSTANCE_TYPE_RULES.items():
         problem = rule(_field(raw, key, str, path))
         if problem:
@@ -82,6 +87,7 @@ def load_environment(name: str, config_dir: Path = CONFIG_DIR) -> EnvironmentCon
     return EnvironmentConfig(
         name=name,
         min_roc_auc=float(threshold),
+        champion_tolerance=float(tolerance),
         processing_instance_type=raw["processing_instance_type"],
         training_instance_type=raw["training_instance_type"],
         model_approval_status=status,

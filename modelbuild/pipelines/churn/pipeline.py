@@ -1,7 +1,17 @@
 """The churn model-build pipeline, written with SageMaker Python SDK v3.
 
-    Preprocess -> Train -> Evaluate -> CheckEvaluation --true--> Register
-                                                       --false-> Fail
+    Preprocess -> Train -> Evaluate -> Champion -> CheckEvaluation --true--> CheckChampion
+               `-> Baseline                                   --false-> Fail
+    CheckChampion --true--> Register
+                  --false-> FailChampion
+
+CheckEvaluation holds the model to the environment's fixed floor (`MinRocAuc`);
+CheckChampion to the current champion, the newest Approved package of the group, minus
+`ChampionTolerance` (the Champion step looks it up; the first model has none and passes on
+the floor alone). Both numbers are in the Champion step's `champion.json`.
+Baseline writes the train split's data-quality baseline (Model Monitor's statistics.json
+and constraints.json), registered with the package as its DriftCheckBaselines: the
+endpoint's monitoring schedule compares live traffic with it.
 
 `get_pipeline` keeps the signature of AWS's SageMaker Projects seed code, so the official
 `run-pipeline` / `get-pipeline-definition` buildspec arguments work unchanged.
@@ -16,6 +26,8 @@ import boto3
 from sagemaker.core import image_uris
 from sagemaker.core.processing import ScriptProcessor
 from sagemaker.core.shapes import (
+    DriftCheckBaselines,
+    DriftCheckModelDataQuality,
     MetricsSource,
     ModelMetrics,
     ModelQuality,
@@ -47,6 +59,7 @@ from sagemaker.train import ModelTrainer
 
 from pipelines import parameters
 from pipelines.churn.environment import load_environment
+from pipelines.churn.schema import TARGET_COLUMN
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +67,10 @@ STEPS_DIR = Path(__file__).with_name("steps")
 SKLEARN_VERSION = "1.9-0"  # the container's scikit-learn; pyproject pins the same minor
 PROCESSING_BASE = "/opt/ml/processing"
 METRIC_PATH = "binary_classification_metrics.auc.value"
+# steps/champion.py's report: the champion's metric minus the tolerance (0 without one).
+CHAMPION_MINIMUM_PATH = "minimum_to_pass"
+CHAMPION_METRIC_PATH = "champion.value"
+CHAMPION_SUMMARY_PATH = "summary"
 
 
 def get_sagemaker_client(region: str):
@@ -128,6 +145,7 @@ PARAMETER_RULES: dict[str, parameters.Rule] = {
     "TrainingInstanceType": parameters.training_instance_type(),
     "ModelApprovalStatus": parameters.approval_status(),
     "MinRocAuc": parameters.between(0, 1),
+    "ChampionTolerance": parameters.between(0, 1),
 }
 
 
@@ -183,6 +201,9 @@ def get_pipeline(
         enum_values=list(parameters.sagemaker_enum("ModelApprovalStatus")),
     )
     min_roc_auc = ParameterFloat(name="MinRocAuc", default_value=config.min_roc_auc)
+    champion_tolerance = ParameterFloat(
+        name="ChampionTolerance", default_value=config.champion_tolerance
+    )
 
     cache = CacheConfig(enable_caching=True, expire_after="P30D")
     # Each execution writes under its own prefix, so concurrent runs never collide.
@@ -235,6 +256,29 @@ def get_pipeline(
         name: step_preprocess.properties.ProcessingOutputConfig.Outputs[name].S3Output.S3Uri
         for name in split_names
     }
+
+    # 1b. Baseline: the train split's data-quality baseline, in Model Monitor's formats.
+    step_baseline = ProcessingStep(
+        name="Baseline",
+        step_args=processor("baseline").run(
+            code=str(STEPS_DIR / "baseline.py"),
+            inputs=[_s3_input("train", split_uri["train"], f"{PROCESSING_BASE}/train")],
+            outputs=[_s3_output("baseline", run_uri("baseline"), f"{PROCESSING_BASE}/baseline")],
+            arguments=[
+                "--input-dir",
+                f"{PROCESSING_BASE}/train",
+                "--output-dir",
+                f"{PROCESSING_BASE}/baseline",
+                "--exclude-columns",
+                TARGET_COLUMN,
+            ],
+        ),
+        cache_config=cache,
+        retry_policies=_retry_policies(),
+    )
+    baseline_uri = step_baseline.properties.ProcessingOutputConfig.Outputs[
+        "baseline"
+    ].S3Output.S3Uri
 
     # 2. Train: script mode on the scikit-learn image.
     training_image = sklearn_image(region, "training", config.training_instance_type)
@@ -301,7 +345,43 @@ def get_pipeline(
         step_name=step_evaluate.name, property_file=evaluation_report, json_path=METRIC_PATH
     )
 
-    # 5. Register: the model package, with the evaluation attached as model quality metrics.
+    # 4. Champion: the newest Approved package's metric, read from the registry. Not cached:
+    # the registry changes between runs even when model and data do not.
+    champion_report = PropertyFile(
+        name="ChampionReport", output_name="champion", path="champion.json"
+    )
+    step_champion = ProcessingStep(
+        name="Champion",
+        step_args=processor("champion").run(
+            code=str(STEPS_DIR / "champion.py"),
+            inputs=[_s3_input("evaluation", evaluation_uri, f"{PROCESSING_BASE}/evaluation")],
+            outputs=[_s3_output("champion", run_uri("champion"), f"{PROCESSING_BASE}/champion")],
+            arguments=[
+                "--model-package-group-name",
+                model_package_group_name,
+                "--tolerance",
+                champion_tolerance.to_string(),
+                "--region",
+                region,
+                "--evaluation-dir",
+                f"{PROCESSING_BASE}/evaluation",
+                "--output-dir",
+                f"{PROCESSING_BASE}/champion",
+            ],
+        ),
+        property_files=[champion_report],
+        retry_policies=_retry_policies(),
+    )
+    champion_minimum = JsonGet(
+        step_name=step_champion.name,
+        property_file=champion_report,
+        json_path=CHAMPION_MINIMUM_PATH,
+    )
+    champion_auc = JsonGet(
+        step_name=step_champion.name, property_file=champion_report, json_path=CHAMPION_METRIC_PATH
+    )
+
+    # 6. Register: the model package, with the evaluation attached as model quality metrics.
     inference_image = sklearn_image(region, "inference", "ml.m5.large")
     model_builder = ModelBuilder(
         s3_model_data_url=model_data,
@@ -332,7 +412,27 @@ def get_pipeline(
                 "InferenceContractUri": Join(
                     on="/", values=[evaluation_uri, "inference-contract.json"]
                 ),
+                # Both numbers of the champion gate, e.g. "candidate auc=0.91 champion v3
+                # auc=0.90 tolerance=0.01 minimum=0.89" (run-pipeline prints it).
+                "ChampionGate": JsonGet(
+                    step_name=step_champion.name,
+                    property_file=champion_report,
+                    json_path=CHAMPION_SUMMARY_PATH,
+                ),
             },
+            # What the endpoint's monitoring schedule compares captured traffic with.
+            drift_check_baselines=DriftCheckBaselines(
+                model_data_quality=DriftCheckModelDataQuality(
+                    statistics=MetricsSource(
+                        s3_uri=Join(on="/", values=[baseline_uri, "statistics.json"]),
+                        content_type="application/json",
+                    ),
+                    constraints=MetricsSource(
+                        s3_uri=Join(on="/", values=[baseline_uri, "constraints.json"]),
+                        content_type="application/json",
+                    ),
+                )
+            ),
             model_metrics=ModelMetrics(
                 model_quality=ModelQuality(
                     statistics=MetricsSource(
@@ -344,7 +444,7 @@ def get_pipeline(
         ),
     )
 
-    # 6. Fail, naming the metric and the threshold.
+    # 7. Fail, naming the metric and the threshold that stopped it.
     step_fail = FailStep(
         name="Fail",
         error_message=Join(
@@ -353,11 +453,32 @@ def get_pipeline(
         ),
     )
 
-    # 4. The gate.
+    step_fail_champion = FailStep(
+        name="FailChampion",
+        error_message=Join(
+            on=" ",
+            values=[
+                "Model ROC AUC",
+                roc_auc,
+                "is more than ChampionTolerance =",
+                champion_tolerance,
+                "below the champion's",
+                champion_auc,
+            ],
+        ),
+    )
+
+    # 5. The gates: the environment's floor, then the champion.
+    step_check_champion = ConditionStep(
+        name="CheckChampion",
+        conditions=[ConditionGreaterThanOrEqualTo(left=roc_auc, right=champion_minimum)],
+        if_steps=[step_register],
+        else_steps=[step_fail_champion],
+    )
     step_check = ConditionStep(
         name="CheckEvaluation",
         conditions=[ConditionGreaterThanOrEqualTo(left=roc_auc, right=min_roc_auc)],
-        if_steps=[step_register],
+        if_steps=[step_check_champion],
         else_steps=[step_fail],
     )
 
@@ -369,7 +490,15 @@ def get_pipeline(
             training_instance_type,
             model_approval_status,
             min_roc_auc,
+            champion_tolerance,
         ],
-        steps=[step_preprocess, step_train, step_evaluate, step_check],
+        steps=[
+            step_preprocess,
+            step_baseline,
+            step_train,
+            step_evaluate,
+            step_champion,
+            step_check,
+        ],
         sagemaker_session=session,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -81,3 +82,30 @@ def test_text_in_numeric_feature_is_named(model, rows):
     records[0]["tenure_months"] = "many"
     with pytest.raises(ValueError, match="feature 'tenure_months' has non-numeric value 'many'"):
         inference.predict_fn(records, model)
+
+
+def test_batched_rows_come_back_to_their_own_callers_and_so_does_an_error():
+    def score(rows):
+        if ["bad"] in rows:
+            raise ValueError("cannot score 'bad'")
+        return np.array([float(r[0]) for r in rows])
+
+    scorer = inference.BatchScorer(score)
+    batch = [{"rows": [[1], [2]]}, {"rows": [["bad"]]}, {"rows": [[3]]}]
+    scorer._score_batch(batch)  # the rows of three waiting callers, scored together
+    assert list(batch[0]["result"]) == [1.0, 2.0]
+    assert str(batch[1]["result"]) == "cannot score 'bad'"
+    assert list(batch[2]["result"]) == [3.0]
+    assert list(scorer([[4], [5]])) == [4.0, 5.0]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('1,"open\n2,3\n', "malformed CSV at line 1"),
+        ("x" * 3 + "\n", "CSV line 1: each CSV row needs 10 values, got 1"),
+    ],
+)
+def test_malformed_csv_names_the_line(model, body, message):
+    with pytest.raises(inference.PayloadError, match=message):
+        inference.predict_fn(inference.input_fn(body, "text/csv"), model)
