@@ -84,6 +84,8 @@ class ExecutionState:
     # executions that reuse it: step name -> {"properties", "property_files"}.
     outputs: dict[str, dict] = field(default_factory=dict)
     branch_taken: dict[str, str] = field(default_factory=dict)  # condition -> branch
+    # What StartPipelineExecution was given (moto drops it); DescribePipelineExecution says it.
+    selective_execution_config: dict | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __setstate__(self, state: dict) -> None:

@@ -7,7 +7,8 @@
 - ListPipelineExecutionSteps: answered from the run's step records.
 - ListPipelineParametersForExecution: every parameter with the value the run used (moto
   lists only the overrides).
-- DescribePipelineExecution: moto's answer, with the status and FailureReason of the run.
+- DescribePipelineExecution: moto's answer, with the status, FailureReason and
+  SelectiveExecutionConfig of the run.
 - Describe/List{Processing,Training}Job(s): the jobs the pipeline steps ran, besides moto's.
 
 Every other request goes to moto untouched.
@@ -170,7 +171,10 @@ class PipelinesService:
             return _error(start_response, "ValidationException", problem)
         status, headers, payload = self._call_moto(environ, body)
         if status.startswith("200"):
-            self._launch(json.loads(payload)["PipelineExecutionArn"], plan)
+            arn = json.loads(payload)["PipelineExecutionArn"]
+            self._launch(arn, plan)
+            if selective:
+                executions.find(arn).selective_execution_config = selective
         start_response(status, headers)
         return [payload]
 
@@ -310,6 +314,8 @@ class PipelinesService:
             described["PipelineExecutionStatus"] = state.status
             if state.failure_reason:
                 described["FailureReason"] = state.failure_reason
+            if state.selective_execution_config:
+                described["SelectiveExecutionConfig"] = state.selective_execution_config
         return json.dumps(described).encode()
 
     # --- running executions --------------------------------------------------------------

@@ -56,8 +56,10 @@ PLACEHOLDERS = (
     "min_roc_auc",
     "region",
 )
-# SDK v3's ModelTrainer stages the training code under <base_job_name>-<timestamp>/.
-TIMESTAMPED = re.compile(r"(?<=-train-)\d{14}(?=/)")
+# Code prefixes that depend on the machine that renders: the training code's time of
+# render, and a processing script's SDK hash (of its absolute path with its content).
+# The template names both after the content alone, so any checkout renders the same.
+TIMESTAMPED = re.compile(r"(?<=-train-)\d{14}(?=/)|(?<=/code/)[0-9a-f]{64}(?=/)")
 SKIPPED_PARTS = {"__pycache__"}
 
 
@@ -194,7 +196,7 @@ def content_named(files: dict[str, bytes]) -> dict[str, str]:
         digest = hashlib.sha256()
         for key in sorted(keys):
             digest.update(TIMESTAMPED.sub("", key).encode() + b"\0" + files[key] + b"\0")
-        renamed[stamp] = digest.hexdigest()[:14]
+        renamed[stamp] = digest.hexdigest()[: len(stamp)]
     return renamed
 
 

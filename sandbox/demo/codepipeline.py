@@ -39,6 +39,7 @@ class Action:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     namespace: str | None
+    role_arn: str | None = None  # the action's own role (a stage account's, cross-account)
 
 
 def pipeline_actions(template: Template) -> list[Action]:
@@ -58,6 +59,7 @@ def pipeline_actions(template: Template) -> list[Action]:
                     inputs=tuple(a["Name"] for a in action.get("InputArtifacts", [])),
                     outputs=tuple(a["Name"] for a in action.get("OutputArtifacts", [])),
                     namespace=action.get("Namespace"),
+                    role_arn=action.get("RoleArn"),
                 )
             )
     return actions
@@ -86,6 +88,9 @@ class DeployPipelineRun:
     poll_seconds: float = 0.5
     # Like `aws codebuild start-build --environment-variables-override`: wins over all.
     codebuild_overrides: dict[str, str] = field(default_factory=dict)
+    # The same for one stage's CodeBuild action only (stage name -> variables), e.g. to
+    # make one smoke test fail and watch what the pipeline does about it.
+    stage_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
     # Files a commit changes in the source (path in the repository -> content).
     source_changes: dict[str, str] = field(default_factory=dict)
     artifacts: dict[str, Path] = field(default_factory=dict)
@@ -145,6 +150,7 @@ class DeployPipelineRun:
         variables |= {v["name"]: v["value"] for v in overrides}
         variables["CODEBUILD_RESOLVED_SOURCE_VERSION"] = self.commit
         variables |= self.codebuild_overrides
+        variables |= self.stage_overrides.get(action.stage, {})
         spec_path = build_dir / project["Source"]["BuildSpec"]
         log.say(f"project {action.configuration['ProjectName']}: {project['Source']['BuildSpec']}")
         result = buildspec.run_build_phase(
@@ -167,7 +173,18 @@ class DeployPipelineRun:
             self._artifact_path(config["TemplateConfiguration"]),
             self.poll_seconds,
         )
-        log.run(command, self.environment, cwd=self.repo)
+        if action.role_arn:
+            log.say(f"action role {action.role_arn}, stack role {config['RoleArn']}")
+        output = log.run(command, self.environment, cwd=self.repo)
+        # Cross-account: CodePipeline would run the action as the stage account's deploy
+        # role; deploy.py assumes the role of the account the stage config names. They must
+        # be the same role, or the template and the stage configs disagree.
+        if action.role_arn and not any(f"as {action.role_arn}" in line for line in output):
+            raise StageFailed(
+                action.stage,
+                f"the action's RoleArn is {action.role_arn}, but deploy.py did not deploy as "
+                "it: the stage config names another account (or none)",
+            )
 
     def _manual_approval(self, action: Action, log: StageLog) -> None:
         message = self.substitute(action.configuration.get("CustomData", "Approve?"))

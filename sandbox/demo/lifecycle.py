@@ -137,6 +137,11 @@ class Lifecycle:
                     "CodeConnectionArn": "arn:aws:codeconnections:us-east-1:123456789012:"
                     "connection/sandbox",
                     "FullRepositoryId": "local/working-tree",
+                    # Stages in accounts of their own: the cross-account deploy actions.
+                    **{
+                        f"{stage.capitalize()}AccountId": account
+                        for stage, account in self.stage_accounts.items()
+                    },
                 },
                 self._import_value,
             )

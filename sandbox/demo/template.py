@@ -3,7 +3,8 @@
 The demo drives what `codepipeline/*.yml` declares (stages, CodeBuild projects, the
 EventBridge rule) instead of a copy of it, so it needs the values those templates compute:
 `Ref` to a parameter, pseudo parameter or resource, `Fn::Sub`, `Fn::GetAtt`, `Fn::If` (on
-the template's Conditions) and `Fn::ImportValue` (answered by the sandbox's CloudFormation
+the template's Conditions, `AWS::NoValue` dropping what it is the value of) and
+`Fn::ImportValue` (answered by the sandbox's CloudFormation
 exports, as on AWS).
 """
 
@@ -19,6 +20,7 @@ from cfnlint.decode import decode
 from sandbox.constants import ACCOUNT_ID, REGION
 
 PSEUDO = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::Partition": "aws"}
+_NO_VALUE = object()  # Ref AWS::NoValue: the key or list item is removed
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
@@ -58,13 +60,13 @@ class Template:
     def resolve(self, node: Any) -> Any:
         """`node` with every intrinsic function evaluated."""
         if isinstance(node, list):
-            return [self.resolve(item) for item in node]
+            return [r for r in (self.resolve(item) for item in node) if r is not _NO_VALUE]
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
             ((key, value),) = node.items()
             if key == "Ref":
-                return self._ref(value)
+                return _NO_VALUE if value == "AWS::NoValue" else self._ref(value)
             if key == "Fn::Sub":
                 return self._sub(value)
             if key == "Fn::GetAtt":
@@ -74,7 +76,8 @@ class Template:
             if key == "Fn::If":
                 condition, when_true, when_false = value
                 return self.resolve(when_true if self.condition(condition) else when_false)
-        return {key: self.resolve(value) for key, value in node.items()}
+        resolved = {key: self.resolve(value) for key, value in node.items()}
+        return {key: value for key, value in resolved.items() if value is not _NO_VALUE}
 
     def condition(self, name: str) -> bool:
         """The template's condition `name` (Fn::Equals, Fn::Not, Fn::And, Fn::Or)."""

@@ -5,7 +5,6 @@ scoped, and the deploy pipeline has the stages the flow promises."""
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 import shlex
 import subprocess
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modeldeploy import build, deploy, preview
+from modeldeploy import build, deploy, preview, rollback
 from modeldeploy.stage_config import _CfnLoader
 from pipelines import get_pipeline_definition, run_pipeline
 from pipelines.churn.environment import load_environment
@@ -57,6 +56,7 @@ PARSERS = {
     "get-pipeline-definition": get_pipeline_definition.parse_args,
     "modeldeploy/build.py": build.parse_args,
     "modeldeploy/deploy.py": deploy.parse_args,
+    "modeldeploy/rollback.py": rollback.parse_args,
     "deploy-preview": preview.parse_args,
     "modeldeploy/test/test.py": lambda argv: _smoke_cli().parse_args(argv),
 }
@@ -122,6 +122,7 @@ def test_every_named_script_exists_and_accepts_its_arguments():
     for name, argv in invocations:
         if name.endswith(".py"):
             assert (ROOT / name).is_file(), name
+        argv = argv[: argv.index("||")] if "||" in argv else argv  # `cmd || on-failure`
         argv = [a for a in argv if a not in ("|", "&&")]
         PARSERS[name](argv)  # argparse exits on an unknown or missing argument
 
@@ -230,10 +231,21 @@ def test_deploy_pipeline_stages_and_triggers():
     approval = pipeline["Stages"][5]["Actions"][0]["Configuration"]["CustomData"]
     assert "#{BuildVariables.MODEL_PACKAGE_ARN}" in approval
     assert "#{BuildVariables.MODEL_METRICS}" in approval
+    # TestProd: the same buildspec as its own project (STAGE=prod) and role, which may
+    # restore prod after a failed smoke test; TestStaging's may not.
     test_prod = pipeline["Stages"][7]["Actions"][0]["Configuration"]
-    assert json.loads(test_prod["EnvironmentVariables"]) == [
-        {"name": "STAGE", "value": "prod", "type": "PLAINTEXT"}
-    ]
+    assert test_prod["ProjectName"] == "TestProdProject"  # (the loader reads !Ref as its name)
+    prod_project = resources["TestProdProject"]["Properties"]
+    assert prod_project["Source"]["BuildSpec"] == "modeldeploy/test/buildspec.yml"
+    assert prod_project["ServiceRole"] == "TestProdRole.Arn"
+    assert {"Name": "STAGE", "Value": "prod"} in prod_project["Environment"]["EnvironmentVariables"]
+    granted = {
+        action
+        for statement in _statements(resources["CodeBuildRole"])
+        for action in statement["Action"]
+        if isinstance(statement["Action"], list)
+    }
+    assert not granted & {"sagemaker:UpdateModelPackage", "cloudformation:ExecuteChangeSet"}
     rule = resources["ModelPackageStateChangeRule"]["Properties"]["EventPattern"]
     assert rule["detail-type"] == ["SageMaker Model Package State Change"]
     # Approvals deploy unless the orchestration stack owns deployment; rejections roll back.

@@ -170,6 +170,12 @@ def test_multi_account_promotes_into_the_stage_accounts(demo, capsys):
     approved = [p for p in packages(sagemaker) if p["ModelApprovalStatus"] == "Approved"]
     for stage, account in STAGE_ACCOUNTS.items():
         assert f"Deploying to account {account} as arn:aws:iam::{account}:role/" in multi.output
+        # The deploy template's cross-account actions (StagingAccountId/ProdAccountId) name
+        # the roles deploy.py assumed (the sandbox fails the action otherwise).
+        assert (
+            f"action role arn:aws:iam::{account}:role/churn-stage-deploy, "
+            f"stack role arn:aws:iam::{account}:role/churn-stage-cloudformation"
+        ) in multi.output
         admin = admin_environment(sandbox.endpoint_url, account)
         there = boto3.client(
             "sagemaker",
@@ -183,3 +189,50 @@ def test_multi_account_promotes_into_the_stage_accounts(demo, capsys):
         assert smoke_results(multi.work, 1, stage)["passed"]
     # The tooling account's own endpoints are as the other scenarios left them.
     assert {e: served_package(sagemaker, e) for e in tooling} == tooling
+
+
+def test_a_failed_prod_smoke_test_in_the_pipeline_restores_the_previous_package(
+    demo, capsys, tmp_path
+):
+    """After the rollback scenario (first package Approved and served, second Rejected): the
+    second is approved again and goes through the deploy pipeline as the template declares
+    it, but the prod smoke test fails (a latency budget nothing meets, for TestProd only).
+    TestProd restores the first package in prod and fails, saying so."""
+    from sandbox.demo.codepipeline import DeployPipelineRun
+    from sandbox.demo.lifecycle import REPO, Lifecycle
+    from sandbox.demo.progress import Progress, StageFailed
+    from sandbox.demo.run import auto_approve
+
+    sandbox, run = demo
+    run("rollback", capsys)
+    sagemaker = sandbox.client("sagemaker")
+    first, second = (p["ModelPackageArn"] for p in packages(sagemaker))
+    assert served_package(sagemaker, "churn-prod") == first
+    progress = Progress(tmp_path / "logs")
+    lifecycle = Lifecycle(sandbox, tmp_path, progress, auto_approve, rows=0)
+    lifecycle.foundation()  # unchanged: its exports and the deploy template
+    lifecycle.set_approval(second, "Approved", "approved again by the test")
+    pipeline = DeployPipelineRun(
+        template=lifecycle.deploy_template,
+        workspace=tmp_path / "deploy",
+        repo=REPO,
+        environment=lifecycle.environment,
+        progress=progress,
+        approve=auto_approve,
+        codebuild_overrides={"LATENCY_BUDGET_MS": "5000", "RESTORE_LATENCY_BUDGET_MS": "5000"},
+        stage_overrides={"TestProd": {"LATENCY_BUDGET_MS": "0.001"}},
+    )
+    with pytest.raises(StageFailed) as failed:
+        pipeline.run()
+    assert failed.value.stage == "TestProd"
+    assert failed.value.reason == (
+        "ERROR: prod smoke test failed; restored churn-prod to the package it served before"
+    )
+    assert pipeline.stages_run[-2:] == ["DeployProd", "TestProd"]
+    log = failed.value.log.read_text()
+    assert f"Rolling churn-prod back from {second} to {first}" in log
+    assert f"churn-prod now serves {first} (smoke test passed)" in log
+    assert served_package(sagemaker, "churn-prod") == first
+    assert served_package(sagemaker, "churn-staging") == second  # staging passed its test
+    statuses = {p["ModelPackageArn"]: p["ModelApprovalStatus"] for p in packages(sagemaker)}
+    assert statuses == {first: "Approved", second: "Rejected"}

@@ -21,6 +21,8 @@ REGENERATE = "python -m sandbox exec -- python -m pipelines.render_template"
 # SDK v3 names the training code's prefix after the time of the render; the template after
 # the code's content (see pipelines/render_template.py). Both become one mark.
 TRAINING_CODE = re.compile(r"-train-[0-9a-f]{14}/|-train-\d{14}/")
+# A processing script's prefix: SDK v3 hashes its absolute path too, the template its content.
+SCRIPT_CODE = re.compile(r"/code/[0-9a-f]{64}/")
 
 
 @pytest.fixture(name="aws")
@@ -158,6 +160,7 @@ def test_templatefile_gives_what_the_sdk_renders_for_the_same_values(
     )
 
     def same_code_mark(document) -> str:
-        return TRAINING_CODE.sub("-train-<code>/", json.dumps(document, sort_keys=True))
+        text = TRAINING_CODE.sub("-train-<code>/", json.dumps(document, sort_keys=True))
+        return SCRIPT_CODE.sub("/code/<script>/", text)
 
     assert same_code_mark(json.loads(text)) == same_code_mark(sdk)
