@@ -401,8 +401,31 @@ def test_stage_account_template_lints_and_trusts_only_the_pipeline_role(sandbox)
         if resource["Type"] == "AWS::IAM::Role"
         for statement in resource["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     ]
-    # The deploy role: the pipeline's role and nothing else; the model's: SageMaker.
-    assert trusted == [{"AWS": "ToolingPipelineRoleArn"}, {"Service": "sagemaker.amazonaws.com"}]
+    # The deploy role: the tooling account's pipeline role(s) and nothing else (the deploy
+    # pipeline's own roles when MoreToolingRoleArns names them); the stack's role:
+    # CloudFormation; the model's: SageMaker.
+    deploy, *services = trusted
+    assert set(deploy) == {"AWS"}
+    assert set(_strings(deploy["AWS"])) - {",", ""} == {
+        "TrustMoreToolingRoles",
+        "ToolingPipelineRoleArn",
+        "MoreToolingRoleArns",
+    }
+    assert services == [
+        {"Service": "cloudformation.amazonaws.com"},
+        {"Service": "sagemaker.amazonaws.com"},
+    ]
+
+
+def _strings(value) -> list[str]:
+    """Every string in a loaded template value (intrinsic functions read as lists)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _strings(item)]
+    return []
 
 
 def test_foundation_grants_the_stage_accounts_the_registry_and_artifacts():
