@@ -31,6 +31,7 @@ from sandbox.clients import sandbox_client
 from sandbox.constants import HEALTH_PATH, client_environment
 from sandbox.endpoint_runtime import EndpointRuntime, caller_account
 from sandbox.executions import ExecutionState, moto_execution_request
+from sandbox.runner.api_shapes import as_text
 from sandbox.runner.executor import (
     ARN_KINDS,
     JOB_TIMES,
@@ -249,7 +250,7 @@ class PipelinesService:
         declared = json.loads(definition).get("Parameters", [])
         values = typed_parameters(declared, overrides)
         listed = [
-            {"Name": p["Name"], "Value": overrides.get(p["Name"], _as_text(values[p["Name"]]))}
+            {"Name": p["Name"], "Value": overrides.get(p["Name"], as_text(values[p["Name"]]))}
             for p in declared
         ]
         return _json_response(start_response, "200 OK", {"PipelineParameters": listed})
@@ -423,12 +424,6 @@ def _without_none_reasons(status: str, payload: bytes) -> bytes:
         if summary.get("PipelineExecutionFailureReason") in ("None", None, ""):
             summary.pop("PipelineExecutionFailureReason", None)
     return json.dumps(listed).encode()
-
-
-def _as_text(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
 
 
 def _error(start_response, code: str, message: str):

@@ -52,9 +52,13 @@ def _conform(shape: Shape, value: Any) -> Any:
     return value
 
 
-def _string(value: Any) -> Any:
-    if isinstance(value, bool):  # as a pipeline renders a Boolean parameter into a string
+def as_text(value: Any) -> str:
+    """A value as the API writes it in a string field: a Boolean as a pipeline renders a
+    Boolean parameter ("true"/"false"), nothing as ""."""
+    if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return value
+    return "" if value is None else str(value)
+
+
+def _string(value: Any) -> Any:
+    return as_text(value) if isinstance(value, bool | int | float) else value

@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 from sandbox.executions import ExecutionState
 from sandbox.runner import job_logs, jobs, transform, tuning, warm
 from sandbox.runner import s3 as s3_transfer
-from sandbox.runner.api_shapes import conform
+from sandbox.runner.api_shapes import as_text, conform
 from sandbox.runner.cache import CacheEntry, StepCache, cache_key, parse_expire_after
 from sandbox.runner.cancellation import Cancellation
 from sandbox.runner.expressions import Context, ExpressionError, evaluate_conditions, resolve
@@ -544,7 +544,7 @@ class PipelineExecutor:
         result = _json_or_text(body)
         outputs = _output_parameters(node, result if isinstance(result, dict) else {}, "Lambda")
         context.properties[node.name] = {"OutputParameters": outputs}
-        listed = [{"Name": k, "Value": _as_text(v)} for k, v in outputs.items()]
+        listed = [{"Name": k, "Value": as_text(v)} for k, v in outputs.items()]
         return {"Lambda": {"Arn": function, "OutputParameters": listed}}
 
     def _callback_step(self, node: StepNode, context: Context) -> dict:
@@ -573,7 +573,7 @@ class PipelineExecutor:
         given = {p["Name"]: p["Value"] for p in callback.output_parameters}
         outputs = _output_parameters(node, given, "callback")
         context.properties[node.name] = {"OutputParameters": outputs}
-        listed = [{"Name": k, "Value": _as_text(v)} for k, v in outputs.items()]
+        listed = [{"Name": k, "Value": as_text(v)} for k, v in outputs.items()]
         return {"Callback": {**metadata["Callback"], "OutputParameters": listed}}
 
     def _register_step(self, node: StepNode, context: Context) -> dict:
@@ -646,12 +646,6 @@ def _json_or_text(body: bytes) -> Any:
         return json.loads(body or b"null")
     except json.JSONDecodeError:
         return body.decode(errors="replace")
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 # Each job kind's start and end time fields in its Describe*Job answer.
