@@ -32,6 +32,12 @@ endif
 # there is trusted (uv's own bundled roots are not the machine's).
 export UV_SYSTEM_CERTS ?= 1
 
+# Python keeps the bytecode of what it imports in __pycache__ (ignored by git). Where
+# PYTHONDONTWRITEBYTECODE is set, as on some CI machines, each of the suite's and the
+# demo's hundreds of processes compiled this repository's modules again (4% of the suite's
+# CPU time) and pytest rewrote every test module in each worker.
+export PYTHONDONTWRITEBYTECODE :=
+
 .PHONY: help install test lint demo bench clean deploy-lambda terraform-template FORCE
 
 help:  ## list the targets

@@ -34,9 +34,25 @@ def _credentials_environment(endpoint_url: str, key_id: str, secret: str, token:
 
 def admin_environment(endpoint_url: str, account: str) -> dict[str, str]:
     """boto3's variables for an administrator of `account`: an IAM user there, with an
-    access key made once per process and sandbox (a deleted key would act in the default
-    account, silently), the user's older keys deleted (IAM allows two)."""
-    return dict(_admin_environment(endpoint_url, account))
+    access key made once per process and sandbox, the user's older keys deleted (IAM allows
+    two). A key that is gone (the sandbox's state was reset) would act in the default
+    account, silently: one that no longer belongs to `account` is made again."""
+    environment = dict(_admin_environment(endpoint_url, account))
+    if _account_of(environment) != account:
+        _admin_environment.cache_clear()
+        environment = dict(_admin_environment(endpoint_url, account))
+    return environment
+
+
+def _account_of(environment: dict[str, str]) -> str:
+    sts = boto3.client(
+        "sts",
+        endpoint_url=environment["AWS_ENDPOINT_URL"],
+        region_name=REGION,
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+    )
+    return sts.get_caller_identity()["Account"]
 
 
 @functools.lru_cache(maxsize=64)

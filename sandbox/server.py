@@ -23,7 +23,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from sandbox import executions, moto_patches, orchestration_services
-from sandbox.clients import sandbox_client
+from sandbox.clients import sandbox_client, share_botocore_loader
 from sandbox.constants import HOST, WARM_START_VARIABLE, client_environment, sandbox_home
 from sandbox.daemon import hold_lock
 from sandbox.endpoint_runtime import preload_serving_libraries
@@ -75,6 +75,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         """Serve on loopback; raises daemon.SandboxBusy if another sandbox holds `home`."""
         self._lock = hold_lock(self.home)
+        share_botocore_loader()  # before moto's imports make their sessions
         moto_patches.apply_all()
         self.snapshots = Snapshots(self.home)
         if self.snapshots.restore():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import gc
 import os
@@ -12,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import boto3
-import botocore.loaders
-import botocore.session
 import pytest
+
+from sandbox.clients import share_botocore_loader
 
 # moto, pandas, scikit-learn and the sandbox are imported by the fixtures that use them:
 # xdist's controller loads this file too, runs no test, and starts the workers after it.
@@ -52,9 +53,15 @@ os.environ.update(TEST_ENVIRONMENT)
 
 # SDK v3 creates a fresh boto3 session for most of the ~15 clients a render makes, and each
 # session re-reads botocore's service models: 2-3 s of JSON parsing per render, and the
-# suite renders dozens of times. The files do not change while the suite runs, so every
-# session in this process shares one loader (and its cache) per data path.
-botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
+# suite renders dozens of times. Every session in this process shares one loader.
+share_botocore_loader()
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker more than the cores. Some files mostly wait (Terraform's
+    provider waits about a minute for S3 each apply, demo scenarios poll): meanwhile the
+    extra worker keeps the cores busy."""
+    return (os.cpu_count() or 1) + 1
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -69,6 +76,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 # whole pipeline run, is set up once). Files start longest first, as long as the last run
 # took, so that no worker is left running one long file alone at the end.
 FILE_SECONDS_KEY = "sagemaker-mlops-template/file-seconds"
+# Before any run has been timed (a fresh clone, as in CI), the files known to take longest
+# start first: mostly waiting (Terraform's applies, whole demo scenarios), they overlap
+# with the rest instead of running alone at the end.
+FIRST_RUN_SECONDS = {
+    "tests/terraform/test_terraform.py": 120,
+    "tests/demo/test_scenarios.py": 90,
+    "tests/demo/test_terraform_demo.py": 80,
+    "tests/demo/test_orchestrated_scenarios.py": 40,
+}
 _file_seconds: collections.Counter[str] = collections.Counter()
 
 
@@ -80,7 +96,7 @@ def _last_run_seconds(config: pytest.Config) -> dict[str, float]:
     if hasattr(config, "workerinput"):
         return config.workerinput.get("file_seconds", {})
     cache = getattr(config, "cache", None)  # None under `-p no:cacheprovider`
-    return cache.get(FILE_SECONDS_KEY, {}) if cache else {}
+    return (cache.get(FILE_SECONDS_KEY, None) if cache else None) or FIRST_RUN_SECONDS
 
 
 @pytest.hookimpl(optionalhook=True)  # xdist's: the controller configures each worker
@@ -238,6 +254,20 @@ def fixture_interpreter(request, monkeypatch) -> str:
     if request.param == "3.11.2":
         monkeypatch.delattr(tarfile, "data_filter", raising=False)
     return request.param
+
+
+@contextlib.contextmanager
+def fresh_sandbox(home: Path) -> Iterator[Sandbox]:
+    """A sandbox of its own in `home`, starting empty. moto keeps its state in process-wide
+    backends, so what another sandbox of this worker made (the session's, an earlier demo
+    file's) would otherwise show here: model packages, stacks, state machines."""
+    import requests
+
+    from sandbox import Sandbox
+
+    with Sandbox(home=home) as running:
+        requests.post(f"{running.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
+        yield running
 
 
 @pytest.fixture(name="sandbox", scope="session")

@@ -20,6 +20,7 @@ from typing import Any
 
 # In the order they are applied: registry_events wraps what update_model_package patched.
 PATCHES = (
+    "template_parsing",  # speed only: CloudFormation reads templates with libyaml, once
     "endpoint_name",
     "update_model_package",
     "sagemaker_tags",

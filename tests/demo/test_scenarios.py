@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from modeldeploy.stage_config import _CfnLoader
-from sandbox import Sandbox
 from sandbox.demo.lifecycle import DEPLOY_TEMPLATE
 from sandbox.demo.run import run_demo
+from tests.conftest import fresh_sandbox
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -31,7 +31,7 @@ class Run:
 @pytest.fixture(name="demo", scope="module")
 def fixture_demo(tmp_path_factory):
     """Runs scenarios one after another in one sandbox; returns each one's results."""
-    with Sandbox(home=tmp_path_factory.mktemp("demo-home")) as sandbox:
+    with fresh_sandbox(tmp_path_factory.mktemp("demo-home")) as sandbox:
         runs: dict[str, Run] = {}
 
         def run(scenario: str, capsys) -> Run:
@@ -42,7 +42,7 @@ def fixture_demo(tmp_path_factory):
                     sandbox.home,
                     sandbox=sandbox,
                     # Behaviour, not speed, is under test: a busy machine must not fail it.
-                    codebuild_overrides={"LATENCY_BUDGET_MS": "5000"},
+                    codebuild_overrides={"LATENCY_BUDGET_MS": "5000", "LATENCY_REQUESTS": "5"},
                 )
                 keep = tmp_path_factory.mktemp(scenario)
                 shutil.copytree(sandbox.home / "report", keep / "report")
@@ -219,7 +219,11 @@ def test_a_failed_prod_smoke_test_in_the_pipeline_restores_the_previous_package(
         environment=lifecycle.environment,
         progress=progress,
         approve=auto_approve,
-        codebuild_overrides={"LATENCY_BUDGET_MS": "5000", "RESTORE_LATENCY_BUDGET_MS": "5000"},
+        codebuild_overrides={
+            "LATENCY_BUDGET_MS": "5000",
+            "RESTORE_LATENCY_BUDGET_MS": "5000",
+            "LATENCY_REQUESTS": "5",
+        },
         stage_overrides={"TestProd": {"LATENCY_BUDGET_MS": "0.001"}},
     )
     with pytest.raises(StageFailed) as failed:

@@ -10,9 +10,9 @@ import re
 
 import pytest
 
-from sandbox import Sandbox
 from sandbox.demo.run import run_demo
 from sandbox.demo.terraform import PROJECT, unavailable
+from tests.conftest import fresh_sandbox
 
 ROWS = 2_000  # the lifecycle, not the model, is under test
 
@@ -22,7 +22,7 @@ def fixture_terraform_demo(tmp_path_factory):
     why_not = unavailable()
     if why_not:
         pytest.skip(why_not)
-    with Sandbox(home=tmp_path_factory.mktemp("terraform-demo")) as sandbox:
+    with fresh_sandbox(tmp_path_factory.mktemp("terraform-demo")) as sandbox:
         code = run_demo("happy", False, sandbox.home, rows=ROWS, sandbox=sandbox, iac="terraform")
         yield code, sandbox
 

@@ -264,3 +264,16 @@ BREAKS = {
     "kms_key_update": _break_kms_key_update,
     "create_model_package_group": _break_create_model_package_group,
 }
+
+
+def test_an_administrators_key_outlives_a_reset_of_the_state(sandbox):
+    """After moto's state is reset (another test's `/moto-api/reset`, in the same process),
+    the cached key is gone; it must not act in the default account."""
+    import requests
+
+    before = admin_environment(sandbox.endpoint_url, THIRD)
+    requests.post(f"{sandbox.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
+    after = admin_environment(sandbox.endpoint_url, THIRD)
+    assert after["AWS_ACCESS_KEY_ID"] != before["AWS_ACCESS_KEY_ID"]
+    identity = _client(after, "sts").get_caller_identity()
+    assert identity["Account"] == THIRD

@@ -108,6 +108,48 @@ def _served_model_data_url(sagemaker, endpoint: str) -> str:
 # --- each patch's AWS behaviour ----------------------------------------------------------
 
 
+YAML_TEMPLATE = """
+Parameters:
+  EndpointName: {Type: String}
+Resources:
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties:
+      TopicName: !Sub "${EndpointName}-alerts"
+Outputs:
+  TopicArn: {Value: !Ref Topic}
+  Name: {Value: !GetAtt Topic.TopicName}
+"""
+
+
+def test_template_parsing_reads_cloudformation_yaml_once_with_the_same_result(sandbox):
+    import yaml
+    from moto.cloudformation.models import Stack
+    from moto.cloudformation.utils import yaml_tag_constructor
+
+    from sandbox.moto_patches import template_parsing
+
+    yaml.add_multi_constructor("", yaml_tag_constructor)
+    moto_own = yaml.load(YAML_TEMPLATE, Loader=yaml.Loader)  # noqa: S506 — as moto parses
+    before = template_parsing._parsed.cache_info()
+    parsed = Stack.parse_template(YAML_TEMPLATE)
+    assert parsed == moto_own
+    parsed["Resources"].clear()  # what moto does to its copy stays there
+    assert Stack.parse_template(YAML_TEMPLATE) == moto_own
+    after = template_parsing._parsed.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
+
+    cloudformation = sandbox.client("cloudformation")
+    cloudformation.create_stack(
+        StackName="motopatch-yaml",
+        TemplateBody=YAML_TEMPLATE,
+        Parameters=[{"ParameterKey": "EndpointName", "ParameterValue": "churn"}],
+    )
+    outputs = cloudformation.describe_stacks(StackName="motopatch-yaml")["Stacks"][0]["Outputs"]
+    assert {o["OutputKey"]: o["OutputValue"] for o in outputs}["Name"] == "churn-alerts"
+    cloudformation.delete_stack(StackName="motopatch-yaml")
+
+
 def test_endpoint_name_names_the_stacks_endpoint(sandbox, stack):
     _, name = stack
     listed = sandbox.client("sagemaker").list_endpoints(NameContains=name)["Endpoints"]
@@ -293,6 +335,15 @@ def _break_server_routing(monkeypatch):
     return "werkzeug_app no longer imports moto.backends"
 
 
+def _break_template_parsing(monkeypatch):
+    import types
+
+    from moto.cloudformation import models
+
+    monkeypatch.setattr(models, "yaml", types.SimpleNamespace())
+    return "moto.cloudformation.models.yaml is no longer PyYAML"
+
+
 def _break_monitoring_schedule_resource(monkeypatch):
     from moto.sagemaker.responses import SageMakerResponse
 
@@ -310,6 +361,7 @@ BREAKS = {
     "sagemaker_tags": _break_sagemaker_tags,
     "registry_events": _break_registry_events,
     "server_routing": _break_server_routing,
+    "template_parsing": _break_template_parsing,
 }
 BREAKS.update(TERRAFORM_BREAKS)  # the patches terraform/ needs, tested in their own file
 BREAKS.update(ORCHESTRATION_BREAKS)  # Step Functions, Lambda, EventBridge: their own file

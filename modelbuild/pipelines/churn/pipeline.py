@@ -19,6 +19,7 @@ endpoint's monitoring schedule compares live traffic with it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -87,6 +88,9 @@ def get_pipeline_session(region: str, default_bucket: str | None) -> PipelineSes
     )
 
 
+# image_uris.retrieve reads the SDK's image config files and builds an endpoint resolver on
+# every call (about 0.1 s); the answer for the same arguments does not change.
+@functools.cache
 def sklearn_image(region: str, scope: str, instance_type: str) -> str:
     """The SageMaker scikit-learn framework image (processing and training use the training
     image; the model package the inference one)."""
