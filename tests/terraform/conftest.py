@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 # The same search `make demo IAC=terraform` does.
-from sandbox.demo.terraform import find_plugin_dir
+from sandbox.demo.terraform import GO_RUNTIME, find_plugin_dir
 
 REPO = Path(__file__).parents[2]
 TERRAFORM_DIR = REPO / "terraform"
@@ -93,6 +93,7 @@ def fixture_terraform_env(tmp_path_factory) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
     env.update(
         {
+            **GO_RUNTIME,
             "TF_CLI_CONFIG_FILE": str(folder / "terraformrc"),
             "TF_PLUGIN_CACHE_DIR": str(folder / "plugin-cache"),
             "TF_IN_AUTOMATION": "1",
